@@ -2,3 +2,8 @@
 import * as tf from "@tensorflow/tfjs";
 export { tf };
 export * from "./backend";
+export * from "./tensor";
+export * from "./plot";
+export * from "./mnist";
+export * from "./wasm-training";
+export * from "./model";
