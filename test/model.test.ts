@@ -1,0 +1,29 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { tf, createLectureCnn } from "cnn-lab";
+
+test("lecture CNN has the lecture's shapes and 619,786 parameters", () => {
+  const model = createLectureCnn(777);
+  // Independent count: 3x3 kernels + biases, then the two dense layers.
+  const expected = (3 * 3 * 1 + 1) * 32 + (3 * 3 * 32 + 1) * 64 + (3 * 3 * 64 + 1) * 128 + (2048 + 1) * 256 + (256 + 1) * 10;
+  assert.equal(expected, 619786);
+  assert.equal(model.countParams(), expected);
+  const shapes = Object.fromEntries(model.layers.map((l) => [l.name, l.outputShape]));
+  assert.deepEqual(shapes, {
+    conv1: [null, 28, 28, 32], pool1: [null, 14, 14, 32],
+    conv2: [null, 14, 14, 64], pool2: [null, 7, 7, 64],
+    conv3: [null, 7, 7, 128], pool3: [null, 4, 4, 128],
+    flatten: [null, 2048], dense1: [null, 256], dropout: [null, 256], logits: [null, 10],
+  });
+  model.dispose();
+});
+
+test("same seed gives equal weights, another seed different ones", () => {
+  const flat = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+  const [a, b, c] = [createLectureCnn(777), createLectureCnn(777), createLectureCnn(778)];
+  assert.deepEqual(flat(a), flat(b));
+  assert.notDeepEqual(flat(a)[0], flat(c)[0]);
+  // Equal-shaped layers must not share weights just because they share the seed.
+  assert.notDeepEqual(flat(a)[0].slice(0, 10), flat(a)[2].slice(0, 10));
+  [a, b, c].forEach((m) => m.dispose());
+});
