@@ -4,6 +4,7 @@ export { tf };
 export * from "./backend";
 export * from "./tensor";
 export * from "./plot";
+export * from "./idx";
 export * from "./mnist";
 export * from "./wasm-training";
 export * from "./model";
