@@ -27,9 +27,9 @@ export interface IdxArray {
  */
 export function parseIdx(bytes: Uint8Array, ndims: number, file: string): IdxArray {
   const headerLength = 4 + 4 * ndims;
-  if (bytes.length < headerLength) {
-    throw new Error(`${file}: truncated: ${bytes.length} bytes, shorter than the ${headerLength}-byte IDX header`);
-  }
+  const truncatedHeader = () =>
+    new Error(`${file}: truncated: ${bytes.length} bytes, shorter than the ${headerLength}-byte IDX header`);
+  if (bytes.length < 4) throw truncatedHeader();
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0); // DataView reads big-endian by default, as IDX stores it
   const expectedMagic = 0x0800 + ndims; // 2049 for labels, 2051 for images
@@ -45,6 +45,7 @@ export function parseIdx(bytes: Uint8Array, ndims: number, file: string): IdxArr
       `${file}: wrong magic number 0x${hex(magic, 8)} (${magic}), expected 0x${hex(expectedMagic, 8)} (${expectedMagic}): ${why}`,
     );
   }
+  if (bytes.length < headerLength) throw truncatedHeader();
   const dims: number[] = [];
   for (let i = 0; i < ndims; i++) dims.push(view.getUint32(4 + 4 * i));
   const dataLength = dims.reduce((a, b) => a * b, 1);
@@ -60,6 +61,10 @@ export function parseIdx(bytes: Uint8Array, ndims: number, file: string): IdxArr
 
 /** Builds an unsigned-byte IDX file (for tests and for users writing their own small sets). */
 export function encodeIdx(dims: number[], data: ArrayLike<number>): Uint8Array {
+  const dataLength = dims.reduce((a, b) => a * b, 1);
+  if (data.length !== dataLength) {
+    throw new Error(`encodeIdx: dims ${dims.join("x")} need ${dataLength} values, given ${data.length}`);
+  }
   const headerLength = 4 + 4 * dims.length;
   const out = new Uint8Array(headerLength + data.length);
   const view = new DataView(out.buffer);
