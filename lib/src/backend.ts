@@ -68,6 +68,22 @@ export function requestedBackend(env: NodeJS.ProcessEnv = process.env): BackendN
   return v as BackendName;
 }
 
+let notebookScopeOpen = false;
+
+/**
+ * Disposes every tensor and variable made since the last call, then opens a new tracking scope. setupBackend()
+ * calls it, and it is every notebook's first cell: so "Run All" again does not grow tf.memory().numTensors.
+ * Anything that must outlive a re-run (a lib cache) uses tf.keep().
+ */
+export function freshTensorScope(): void {
+  if (notebookScopeOpen) {
+    tf.engine().endScope();
+    tf.disposeVariables();
+  }
+  tf.engine().startScope();
+  notebookScopeOpen = true;
+}
+
 /**
  * Picks and activates the backend, prints one line saying which runs (and why it fell back),
  * and returns it. `TFJS_BACKEND=tensorflow|wasm|cpu` (or `force`) demands one and throws if it cannot load.
@@ -75,6 +91,7 @@ export function requestedBackend(env: NodeJS.ProcessEnv = process.env): BackendN
 export async function setupBackend(opts: { force?: BackendName; quiet?: boolean } = {}): Promise<BackendInfo> {
   // tfjs prints a long "install tfjs-node" banner on first use in Node; this line says it instead.
   tf.env().set("PROD", true);
+  freshTensorScope();
   const forced = opts.force ?? requestedBackend();
   const candidates = forced ? [forced] : [...BACKENDS];
   const fallbacks: string[] = [];

@@ -1,0 +1,112 @@
+// The notebook runner must be able to fail: altered outputs, errors, hangs and leaks each fail with a clear report.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { createCanvas } from "@napi-rs/canvas";
+import { compareImages, lineDiff, sanitize } from "../tools/jupyter/compare";
+import { Notebook, writeNotebook } from "../tools/jupyter/notebook";
+
+const root = join(__dirname, "..");
+let dir: string;
+// Under the project so that cells can import project packages (tslab resolves from the notebook's folder).
+before(() => { mkdirSync(join(root, "test", ".tmp"), { recursive: true }); dir = mkdtempSync(join(root, "test", ".tmp", "nb-")); });
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function notebook(name: string, cells: { source: string; tags?: string[]; timeout?: number }[], leakCheck = true): string {
+  const nb: Notebook = {
+    nbformat: 4, nbformat_minor: 5,
+    metadata: { kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" }, nbrun: { leakCheck } },
+    cells: cells.map((c, i) => ({
+      id: `c${i}`, cell_type: "code", source: c.source, execution_count: null, outputs: [],
+      metadata: { ...(c.tags ? { tags: c.tags } : {}), ...(c.timeout ? { nbrun: { timeout: c.timeout } } : {}) },
+    })),
+  };
+  const path = join(dir, `${name}.ipynb`);
+  writeNotebook(path, nb);
+  return path;
+}
+
+function nbrun(...args: string[]): { code: number; out: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "tools", "nbrun.ts"), ...args], { encoding: "utf8", timeout: 180_000 });
+  return { code: r.status ?? -1, out: r.stdout + r.stderr };
+}
+
+test("update stores outputs and check passes; an altered stored output fails with a diff", () => {
+  const path = notebook("good", [{ source: 'const xs = [1, 2, 3];\nconsole.log("sum", xs.reduce((a, b) => a + b));' }]);
+  assert.equal(nbrun("update", path).code, 0);
+  const stored = JSON.parse(readFileSync(path, "utf8"));
+  assert.deepEqual(stored.cells[0].outputs[0].text, ["sum 6\n"]);
+  assert.equal(nbrun("check", path).code, 0);
+
+  stored.cells[0].outputs[0].text = ["sum 7\n"];
+  writeNotebook(path, stored);
+  const r = nbrun("check", path);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /good\.ipynb, cell 1/);
+  assert.match(r.out, /- sum 7\n\s*\+ sum 6/);
+  assert.match(r.out, /xs\.reduce/, "the failing cell's source is shown");
+});
+
+test("a cell that throws fails with the error text; raises-exception accepts it", () => {
+  const path = notebook("throws", [{ source: 'throw new Error("the filter shape is wrong");' }]);
+  const r = nbrun("check", path);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /cell raised an error/);
+  assert.match(r.out, /kernel stderr:[\s\S]*the filter shape is wrong/);
+
+  const ok = notebook("raises", [{ source: 'throw new Error("expected");', tags: ["raises-exception"] }, { source: "console.log(1 + 1)" }]);
+  assert.equal(nbrun("update", ok).code, 0);
+  assert.equal(nbrun("check", ok).code, 0);
+  const wrong = notebook("noraise", [{ source: "console.log(1)", tags: ["raises-exception"] }]);
+  assert.match(nbrun("check", wrong).out, /tagged raises-exception but ran without error/);
+});
+
+test("a hung cell times out with a clear message", () => {
+  const path = notebook("hang", [{ source: "await new Promise(() => setInterval(() => {}, 1000));", timeout: 3 }]);
+  const r = nbrun("check", path);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /did not finish within 3 s/);
+});
+
+test("a dead kernel is reported", () => {
+  const path = notebook("dies", [{ source: "process.exit(3);" }]);
+  const r = nbrun("check", path);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /kernel process exited \(code 3\)/);
+});
+
+test("re-running a notebook that leaks tensors fails the leak check; setupBackend's scope makes it pass", () => {
+  const leaky = notebook("leaky", [{ source: 'import * as tf from "@tensorflow/tfjs";\nconst t = tf.ones([2, 2]);' }]);
+  assert.equal(nbrun("update", leaky).code, 0);
+  const r = nbrun("check", leaky);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /grew tf\.memory\(\)\.numTensors from \d+ to \d+/);
+
+  const clean = notebook("clean", [
+    { source: 'import { tf, setupBackend } from "cnn-lab";\nconst info = await setupBackend({ quiet: true });' },
+    { source: "const t = tf.ones([2, 2]);\nconst v = tf.variable(tf.zeros([3]));" },
+  ]);
+  assert.equal(nbrun("update", clean).code, 0);
+  assert.equal(nbrun("check", clean).code, 0);
+});
+
+test("sanitizers normalise only timings, addresses, stack frames, the project path and the backend line", () => {
+  const s = sanitize(`epoch 1 took 812 ms (1.5s)\nat 0x7f3a2c001234\n    at foo (${root}/x.js:1:2)\nbackend: cpu\nloss 0.25\n`, root);
+  assert.equal(s, "epoch 1 took <time> (<time>)\nat 0x<addr>\nbackend: <backend>\nloss 0.25\n");
+  assert.equal(lineDiff("a\nb", "a\nc"), "  a\n- b\n+ c");
+});
+
+test("images compare by decoded size and pixel tolerance, not bytes", () => {
+  const png = (fill: string, w = 20, h = 10) => {
+    const c = createCanvas(w, h);
+    const ctx = c.getContext("2d");
+    ctx.fillStyle = fill;
+    ctx.fillRect(0, 0, w, h);
+    return c.toBuffer("image/png").toString("base64");
+  };
+  assert.equal(compareImages(png("#808080"), png("#818181")), undefined);
+  assert.match(compareImages(png("#808080"), png("#ffffff")) ?? "", /mean absolute difference/);
+  assert.match(compareImages(png("#808080"), png("#808080", 10, 10)) ?? "", /expected 20x10, got 10x10/);
+});
