@@ -1,1 +1,36 @@
-export {};
+// Training on the wasm backend: kernels that stock tfjs-backend-wasm 4.22 lacks (Conv2DBackpropFilter)
+// or runs slowly (Conv2DBackpropInput, MaxPoolGrad), registered whenever setupBackend() picks wasm.
+import * as tf from "@tensorflow/tfjs";
+import { onBackendSelected } from "./backend";
+import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel } from "./wasm-training/conv2d-grads";
+import { maxPoolGradKernel } from "./wasm-training/max-pool-grad";
+import { batchMatMulKernel, sumKernel } from "./wasm-training/matmul-sum";
+
+export { conv2dBackpropFilter, conv2dBackpropInput } from "./wasm-training/conv2d-grads";
+
+const KERNELS: tf.KernelConfig[] = [conv2dBackpropFilterKernel, conv2dBackpropInputKernel, maxPoolGradKernel];
+/** Wrappers around stock kernels: built on first install from the originals they fall back to. */
+const WRAPPERS: [string, (original: tf.KernelFunc) => tf.KernelConfig][] = [
+  [tf.BatchMatMul, batchMatMulKernel],
+  [tf.Sum, sumKernel],
+];
+let wrapped: tf.KernelConfig[] | undefined;
+
+/**
+ * Registers the fast training kernels for the wasm backend (idempotent). setupBackend() calls it when wasm
+ * is chosen; call it yourself only after a bare `tf.setBackend("wasm")`.
+ */
+export function installWasmTrainingKernels(): void {
+  wrapped ??= WRAPPERS.map(([name, wrap]) => {
+    const stock = tf.getKernel(name, "wasm");
+    if (!stock) throw new Error(`wasm kernel ${name} is not registered: load @tensorflow/tfjs-backend-wasm first`);
+    return wrap(stock.kernelFunc);
+  });
+  for (const k of [...KERNELS, ...wrapped]) {
+    if (tf.getKernel(k.kernelName, "wasm")?.kernelFunc === k.kernelFunc) continue;
+    if (tf.getKernel(k.kernelName, "wasm")) tf.unregisterKernel(k.kernelName, "wasm");
+    tf.registerKernel(k);
+  }
+}
+
+onBackendSelected("wasm", installWasmTrainingKernels);

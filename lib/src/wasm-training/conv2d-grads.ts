@@ -1,0 +1,112 @@
+// Conv2D gradients built from one forward convolution each, because the wasm backend's forward Conv2D
+// runs on XNNPACK (~30 GFLOP/s) while its Conv2DBackpropInput is a naive loop and Conv2DBackpropFilter is missing.
+import * as tf from "@tensorflow/tfjs";
+
+type Pad = tf.Conv2DBackpropFilterAttrs["pad"];
+interface ConvGradAttrs {
+  strides: [number, number] | number;
+  pad: Pad;
+  dataFormat: "NHWC" | "NCHW";
+  dimRoundingMode?: "floor" | "round" | "ceil";
+}
+type Shape4 = [number, number, number, number];
+
+/** Pads (positive) or crops (negative) axes 1 and 2 of a rank-4 tensor, one amount per side. */
+function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
+  const padded = top > 0 || bottom > 0 || left > 0 || right > 0
+    ? tf.pad(x, [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]])
+    : x;
+  if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) return padded;
+  const [n, h, w, c] = padded.shape;
+  const t = Math.max(-top, 0), l = Math.max(-left, 0);
+  return tf.slice(padded, [0, t, l, 0], [n, h - t - Math.max(-bottom, 0), w - l - Math.max(-right, 0), c]);
+}
+
+function convInfo(xShape: Shape4, filterShape: Shape4, attrs: ConvGradAttrs): tf.backend_util.Conv2DInfo {
+  const dataFormat = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat);
+  return tf.backend_util.computeConv2DInfo(
+    xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, dataFormat);
+}
+
+/**
+ * dW[i,j,ci,co] = Σ_{n,y,x} xPadded[n, y·sh+i, x·sw+j, ci] · dy[n,y,x,co], computed one of two ways:
+ * - many input channels: a forward convolution with batch and channels swapped (input x as [Cin, H, W, N],
+ *   filter dy as [outH, outW, N, Cout], dilation = the stride); its output [Cin, kh, kw, Cout] is dW transposed.
+ * - few input channels (the first layer): XNNPACK handles that convolution poorly (only Cin·kh·kw output
+ *   pixels), so build the kh·kw shifted copies of x and do one matmul [kh·kw·Cin, N·outH·outW] × [.., Cout].
+ */
+export function conv2dBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: Shape4, attrs: ConvGradAttrs): tf.Tensor4D {
+  return tf.tidy(() => {
+    const info = convInfo(x.shape, filterShape, attrs);
+    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight, outWidth, inHeight, inWidth } = info;
+    const { inChannels: cin, outChannels: cout, batchSize: n } = info;
+    const nchw = info.dataFormat === "channelsFirst";
+    // Exactly (out-1)·stride + k rows/cols: the SAME padding, minus rows a VALID stride never reaches.
+    const { top, left } = info.padInfo;
+    const bottom = (outHeight - 1) * sh + kh - inHeight - top, right = (outWidth - 1) * sw + kw - inWidth - left;
+    if (cin * kh * kw < 64) {
+      const xT = padOrCrop(tf.transpose(x, nchw ? [1, 0, 2, 3] : [3, 0, 1, 2]) as tf.Tensor4D, top, bottom, left, right);
+      const shifts: tf.Tensor[] = [];
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) {
+          const shifted = sh === 1 && sw === 1
+            ? tf.slice(xT, [0, 0, i, j], [cin, n, outHeight, outWidth])
+            : tf.stridedSlice(xT, [0, 0, i, j], [cin, n, i + (outHeight - 1) * sh + 1, j + (outWidth - 1) * sw + 1], [1, 1, sh, sw]);
+          shifts.push(tf.reshape(shifted, [cin, -1]));
+        }
+      }
+      const dy2d = tf.reshape(nchw ? tf.transpose(dy, [0, 2, 3, 1]) : dy, [-1, cout]);
+      return tf.reshape(tf.matMul(tf.concat(shifts, 0), dy2d), [kh, kw, cin, cout]) as tf.Tensor4D;
+    }
+    const xT = tf.transpose(x, nchw ? [1, 2, 3, 0] : [3, 1, 2, 0]) as tf.Tensor4D; // [Cin, H, W, N]
+    const dyT = tf.transpose(dy, nchw ? [2, 3, 0, 1] : [1, 2, 0, 3]) as tf.Tensor4D; // [outH, outW, N, Cout]
+    const dwT = tf.conv2d(padOrCrop(xT, top, bottom, left, right), dyT, 1, "valid", "NHWC", [sh, sw]); // [Cin, kh, kw, Cout]
+    return tf.transpose(dwT, [1, 2, 0, 3]) as tf.Tensor4D;
+  });
+}
+
+/** Inserts stride-1 zeros between the rows and columns of dy (NHWC): the "transposed" side of a strided conv. */
+function dilate(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  if (sh === 1 && sw === 1) return dy;
+  const [n, h, w, c] = dy.shape;
+  const spread = tf.pad(tf.reshape(dy, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  return tf.slice(tf.reshape(spread, [n, h * sh, w * sw, c]) as tf.Tensor4D, [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]);
+}
+
+/**
+ * dx = the forward convolution of dy (dilated by the stride, padded by k-1-pad) with the filter flipped
+ * spatially and its in/out channels swapped.
+ */
+export function conv2dBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: Shape4, attrs: ConvGradAttrs): tf.Tensor4D {
+  return tf.tidy(() => {
+    const info = convInfo(inputShape, filter.shape, attrs);
+    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, inHeight, inWidth } = info;
+    const nchw = info.dataFormat === "channelsFirst";
+    const dyN = dilate(nchw ? (tf.transpose(dy, [0, 2, 3, 1]) as tf.Tensor4D) : dy, sh, sw);
+    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const { top, left } = info.padInfo;
+    const [, dh, dw] = dyN.shape;
+    const padT = kh - 1 - top, padL = kw - 1 - left;
+    const dyP = padOrCrop(dyN, padT, inHeight + kh - 1 - padT - dh, padL, inWidth + kw - 1 - padL - dw);
+    const dx = tf.conv2d(dyP, flipped, 1, "valid");
+    return nchw ? (tf.transpose(dx, [0, 3, 1, 2]) as tf.Tensor4D) : dx;
+  });
+}
+
+export const conv2dBackpropFilterKernel: tf.KernelConfig = {
+  kernelName: tf.Conv2DBackpropFilter,
+  backendName: "wasm",
+  kernelFunc: ({ inputs, attrs }) => {
+    const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+    return conv2dBackpropFilter(inputs.x as tf.Tensor4D, inputs.dy as tf.Tensor4D, a.filterShape, a);
+  },
+};
+
+export const conv2dBackpropInputKernel: tf.KernelConfig = {
+  kernelName: tf.Conv2DBackpropInput,
+  backendName: "wasm",
+  kernelFunc: ({ inputs, attrs }) => {
+    const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
+    return conv2dBackpropInput(inputs.dy as tf.Tensor4D, inputs.filter as tf.Tensor4D, a.inputShape, a);
+  },
+};

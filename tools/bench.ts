@@ -1,0 +1,77 @@
+// `npm run bench [-- --json] [--steps N] [--warmup N] [--batch N]`: trains the lecture CNN on synthetic
+// MNIST-shaped batches with the backend setupBackend() picks (TFJS_BACKEND forces one) and reports
+// training and inference throughput and peak memory. A measurement script, not a test.
+import * as os from "node:os";
+import { tf, setupBackend, createLectureCnn } from "cnn-lab";
+
+function option(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} expects a positive integer, got "${process.argv[i + 1]}"`);
+  return v;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Wall and CPU seconds of f (the wasm backend is synchronous; dataSync waits for any other). */
+function timed(f: () => void): { wall: number; cpu: number } {
+  const c0 = process.cpuUsage(), t0 = performance.now();
+  f();
+  const c = process.cpuUsage(c0);
+  return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
+}
+
+async function main() {
+  const json = process.argv.includes("--json");
+  const steps = option("steps", 20), warmup = option("warmup", 3), batch = option("batch", 100);
+  const { name: backend } = await setupBackend({ quiet: json });
+
+  const model = createLectureCnn(777);
+  const optimizer = tf.train.adam(0.001);
+  const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, "float32", 1);
+  const y = tf.oneHot(tf.randomUniform([batch], 0, 10, "int32", 2) as tf.Tensor1D, 10);
+  // The training step of the lecture (and of lib/src/train.ts): softmax cross-entropy on logits, Adam.
+  const trainStep = () => {
+    const loss = optimizer.minimize(
+      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true);
+    loss!.dataSync();
+    loss!.dispose();
+  };
+  const inferStep = () => tf.tidy(() => { (model.predict(x) as tf.Tensor).dataSync(); });
+
+  for (let i = 0; i < warmup; i++) trainStep();
+  const tensorsBefore = tf.memory().numTensors;
+  const train = Array.from({ length: steps }, () => timed(trainStep));
+  const leaked = (tf.memory().numTensors - tensorsBefore) / steps;
+  for (let i = 0; i < warmup; i++) inferStep();
+  const infer = Array.from({ length: steps }, () => timed(inferStep));
+
+  const result = {
+    backend,
+    batch,
+    steps,
+    trainImagesPerSec: Math.round(batch / median(train.map((t) => t.wall))),
+    trainImagesPerCpuSec: Math.round(batch / median(train.map((t) => t.cpu))),
+    inferImagesPerSec: Math.round(batch / median(infer.map((t) => t.wall))),
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    tensorsLeakedPerStep: leaked,
+    machine: `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.availableParallelism()} cores, load ${os.loadavg()[0].toFixed(1)}`,
+    node: process.version,
+    tfjs: tf.version_core,
+    date: new Date().toISOString(),
+  };
+  if (json) {
+    console.log(JSON.stringify(result));
+  } else {
+    console.log(`training:  ${result.trainImagesPerSec} images/s (median of ${steps} steps of ${batch}; ${result.trainImagesPerCpuSec} per CPU-second)`);
+    console.log(`inference: ${result.inferImagesPerSec} images/s`);
+    console.log(`peak RSS:  ${result.peakRssMB} MB; tensors leaked per step: ${leaked}`);
+    console.log(`${result.machine}; node ${result.node}; tfjs ${result.tfjs}; ${result.date}`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
