@@ -170,7 +170,7 @@ function drawImage(ctx: SKRSContext2D, p: Placed, opts: ImageOptions): void {
   const vmax = opts.vmax ?? Math.max(...flat);
   const h = p.rows.length;
   const w = p.rows[0].length;
-  const labelPx = Math.max(8, Math.min(20, Math.floor(p.cell * 0.3)));
+  const labelPx = Math.max(10, Math.min(22, Math.floor(p.cell * 0.36)));
   for (let r = 0; r < h; r++) {
     for (let c = 0; c < w; c++) {
       const g = grayLevel(p.rows[r][c], cmap, vmin, vmax);
