@@ -191,9 +191,12 @@ function drawImage(ctx: SKRSContext2D, p: Placed, opts: ImageOptions): void {
   ctx.strokeRect(p.x - 0.5, p.y - 0.5, w * p.cell + 1, h * p.cell + 1);
 }
 
-function drawTitle(ctx: SKRSContext2D, text: string, centerX: number, y: number): void {
+/** A centred title, shrunk (down to 9 px) until it fits `maxWidth` so neighbours never overlap. */
+function drawTitle(ctx: SKRSContext2D, text: string, centerX: number, y: number, maxWidth: number): void {
   ctx.fillStyle = "#000000";
-  ctx.font = font(TITLE_PX);
+  let px = TITLE_PX;
+  ctx.font = font(px);
+  while (px > 9 && ctx.measureText(text).width > maxWidth) ctx.font = font(--px);
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
   ctx.fillText(text, centerX, y);
@@ -228,7 +231,7 @@ export function imshow(image: Image2D, opts: ImshowOptions = {}): Figure {
   const ctx = canvas.getContext("2d");
   ctx.fillStyle = "#ffffff";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  if (opts.title) drawTitle(ctx, opts.title, canvas.width / 2, MARGIN + TITLE_ROW / 2 - 2);
+  if (opts.title) drawTitle(ctx, opts.title, canvas.width / 2, MARGIN + TITLE_ROW / 2 - 2, canvas.width - 4);
   drawImage(ctx, { rows, x: MARGIN, y: MARGIN + top, cell }, opts);
   return finish(new Figure(canvas, 1), opts);
 }
@@ -258,7 +261,7 @@ export function subplots(images: Image2D[], opts: SubplotsOptions = {}): Figure 
   const ctx = canvas.getContext("2d");
   ctx.fillStyle = "#ffffff";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  if (opts.title) drawTitle(ctx, opts.title, canvas.width / 2, MARGIN + TITLE_ROW / 2 - 2);
+  if (opts.title) drawTitle(ctx, opts.title, canvas.width / 2, MARGIN + TITLE_ROW / 2 - 2, canvas.width - 4);
   all.forEach((rows, i) => {
     const slotX = (i % cols) * slotW;
     const slotY = top + Math.floor(i / cols) * slotH;
@@ -266,7 +269,7 @@ export function subplots(images: Image2D[], opts: SubplotsOptions = {}): Figure 
     // Centre each image in its square slot.
     const x = slotX + MARGIN + Math.floor((size - rows[0].length * cell) / 2);
     const y = slotY + MARGIN + titleRow + Math.floor((size - rows.length * cell) / 2);
-    if (opts.titles) drawTitle(ctx, opts.titles[i], slotX + slotW / 2, slotY + MARGIN + TITLE_ROW / 2 - 2);
+    if (opts.titles) drawTitle(ctx, opts.titles[i], slotX + slotW / 2, slotY + MARGIN + TITLE_ROW / 2 - 2, slotW - 4);
     drawImage(ctx, { rows, x, y, cell }, opts);
   });
   return finish(new Figure(canvas, all.length), opts);
