@@ -11,21 +11,32 @@ interface ConvGradAttrs {
 }
 type Shape4 = [number, number, number, number];
 
-/** Pads (positive) or crops (negative) axes 1 and 2 of a rank-4 tensor, one amount per side. */
-function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
-  const padded = top > 0 || bottom > 0 || left > 0 || right > 0
-    ? tf.pad(x, [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]])
+/** Pads (positive) or crops (negative) the two spatial axes h and h+1 of a rank-4 tensor, one amount per side. */
+function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number, h = 1): tf.Tensor4D {
+  const amounts = [[top, bottom], [left, right]];
+  const widths = [0, 1, 2, 3].map((a) => (a === h || a === h + 1 ? amounts[a - h] : [0, 0]));
+  const padded = widths.some(([p, q]) => p > 0 || q > 0)
+    ? tf.pad(x, widths.map(([p, q]) => [Math.max(p, 0), Math.max(q, 0)] as [number, number]))
     : x;
-  if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) return padded;
-  const [n, h, w, c] = padded.shape;
-  const t = Math.max(-top, 0), l = Math.max(-left, 0);
-  return tf.slice(padded, [0, t, l, 0], [n, h - t - Math.max(-bottom, 0), w - l - Math.max(-right, 0), c]);
+  if (widths.every(([p, q]) => p >= 0 && q >= 0)) return padded;
+  const begin = widths.map(([p]) => Math.max(-p, 0));
+  const size = padded.shape.map((d, a) => d - begin[a] - Math.max(-widths[a][1], 0));
+  return tf.slice(padded, begin, size);
 }
 
-function convInfo(xShape: Shape4, filterShape: Shape4, attrs: ConvGradAttrs): tf.backend_util.Conv2DInfo {
+/** The forward convolution's geometry; checks that dy is that convolution's output shape. */
+function convInfo(op: string, xShape: number[], filterShape: number[], dyShape: number[], attrs: ConvGradAttrs): tf.backend_util.Conv2DInfo {
+  const shapes = `x [${xShape}], filter [${filterShape}], dy [${dyShape}]`;
+  if (xShape.length !== 4 || filterShape.length !== 4 || dyShape.length !== 4) {
+    throw new Error(`${op}: expected rank-4 x, filter and dy, got ${shapes}`);
+  }
   const dataFormat = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat);
-  return tf.backend_util.computeConv2DInfo(
-    xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, dataFormat);
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as Shape4, filterShape as Shape4, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, dataFormat);
+  if (info.outShape.some((d, i) => d !== dyShape[i])) {
+    throw new Error(`${op}: expected dy of shape [${info.outShape}] (the convolution's output), got ${shapes}`);
+  }
+  return info;
 }
 
 /**
@@ -37,7 +48,7 @@ function convInfo(xShape: Shape4, filterShape: Shape4, attrs: ConvGradAttrs): tf
  */
 export function conv2dBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: Shape4, attrs: ConvGradAttrs): tf.Tensor4D {
   return tf.tidy(() => {
-    const info = convInfo(x.shape, filterShape, attrs);
+    const info = convInfo("conv2dBackpropFilter", x.shape, filterShape, dy.shape, attrs);
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight, outWidth, inHeight, inWidth } = info;
     const { inChannels: cin, outChannels: cout, batchSize: n } = info;
     const nchw = info.dataFormat === "channelsFirst";
@@ -45,7 +56,7 @@ export function conv2dBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, filterShap
     const { top, left } = info.padInfo;
     const bottom = (outHeight - 1) * sh + kh - inHeight - top, right = (outWidth - 1) * sw + kw - inWidth - left;
     if (cin * kh * kw < 64) {
-      const xT = padOrCrop(tf.transpose(x, nchw ? [1, 0, 2, 3] : [3, 0, 1, 2]) as tf.Tensor4D, top, bottom, left, right);
+      const xT = padOrCrop(tf.transpose(x, nchw ? [1, 0, 2, 3] : [3, 0, 1, 2]) as tf.Tensor4D, top, bottom, left, right, 2);
       const shifts: tf.Tensor[] = [];
       for (let i = 0; i < kh; i++) {
         for (let j = 0; j < kw; j++) {
@@ -79,7 +90,7 @@ function dilate(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
  */
 export function conv2dBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: Shape4, attrs: ConvGradAttrs): tf.Tensor4D {
   return tf.tidy(() => {
-    const info = convInfo(inputShape, filter.shape, attrs);
+    const info = convInfo("conv2dBackpropInput", inputShape, filter.shape, dy.shape, attrs);
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, inHeight, inWidth } = info;
     const nchw = info.dataFormat === "channelsFirst";
     const dyN = dilate(nchw ? (tf.transpose(dy, [0, 2, 3, 1]) as tf.Tensor4D) : dy, sh, sw);

@@ -1,0 +1,200 @@
+// The wasm training kernels against the cpu backend (TF's reference kernels) on seeded random inputs.
+// Values move between backends as plain arrays; every comparison is wasm (our kernels) vs cpu (stock).
+import assert from "node:assert/strict";
+import { before, test } from "node:test";
+import { conv2dBackpropFilter, conv2dBackpropInput, createLectureCnn, installWasmTrainingKernels, setupBackend, tf } from "cnn-lab";
+
+before(async () => {
+  await setupBackend({ force: "wasm", quiet: true });
+});
+
+/** Seeded uniform values in [-1, 1), or small integers when `levels` is given (to force ties). */
+function random(n: number, seed: number, levels?: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const u = s / 2 ** 32;
+    out[i] = levels ? Math.floor(u * levels) : 2 * u - 1;
+  }
+  return out;
+}
+
+interface Input { shape: number[]; values: Float32Array }
+const input = (shape: number[], seed: number, levels?: number): Input =>
+  ({ shape, values: random(shape.reduce((a, b) => a * b, 1), seed, levels) });
+
+/** Runs f on the named backend with fresh tensors of the inputs; returns the outputs as arrays. */
+async function on(backend: "wasm" | "cpu", inputs: Input[], f: (...t: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<{ shape: number[]; values: Float32Array }[]> {
+  await tf.setBackend(backend);
+  const before = tf.memory().numTensors;
+  const out = tf.tidy(() => {
+    const r = f(...inputs.map((i) => tf.tensor(i.values, i.shape)));
+    return (Array.isArray(r) ? r : [r]).map((t) => ({ shape: t.shape, values: t.dataSync() as Float32Array }));
+  });
+  assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
+  await tf.setBackend("wasm");
+  return out;
+}
+
+/** wasm result equals cpu result: same shapes, values within 1e-4 of the largest magnitude. */
+async function sameOnBoth(what: string, inputs: Input[], f: (...t: tf.Tensor[]) => tf.Tensor | tf.Tensor[]) {
+  const [wasm, cpu] = [await on("wasm", inputs, f), await on("cpu", inputs, f)];
+  assert.equal(wasm.length, cpu.length);
+  wasm.forEach((w, k) => {
+    const c = cpu[k];
+    assert.deepEqual(w.shape, c.shape, `${what}: output ${k} shape`);
+    let scale = 0, err = 0;
+    c.values.forEach((v, i) => { scale = Math.max(scale, Math.abs(v)); err = Math.max(err, Math.abs(v - w.values[i])); });
+    assert.ok(scale > 0, `${what}: output ${k} is all zeros, the test proves nothing`);
+    assert.ok(err <= 1e-4 * scale, `${what}: output ${k} differs from cpu by ${err} (largest |value| ${scale})`);
+  });
+}
+
+test("the wasm kernels are installed by setupBackend and reinstalling is harmless", () => {
+  for (const k of ["Conv2DBackpropFilter", "Conv2DBackpropInput", "MaxPoolGrad", "BatchMatMul", "Sum"]) {
+    assert.ok(tf.getKernel(k, "wasm"), k);
+  }
+  const before = tf.getKernel("MaxPoolGrad", "wasm")!.kernelFunc;
+  installWasmTrainingKernels();
+  assert.equal(tf.getKernel("MaxPoolGrad", "wasm")!.kernelFunc, before);
+});
+
+// [x shape NHWC, filter shape, strides, pad]: VALID/SAME, strides 1/2/mixed, 1x1..5x5 and non-square
+// filters, odd sizes where SAME puts the extra padding bottom/right, and both Conv2DBackpropFilter paths
+// (few input channels: im2col matmul; many: swapped-axes convolution).
+const convCases: [number[], number[], number | [number, number], "same" | "valid" | number][] = [
+  [[2, 5, 5, 1], [3, 3, 1, 4], 1, "same"],
+  [[2, 5, 5, 1], [3, 3, 1, 4], 1, "valid"],
+  [[3, 7, 6, 3], [2, 2, 3, 5], 2, "same"],
+  [[3, 7, 6, 3], [2, 2, 3, 5], 2, "valid"],
+  [[2, 8, 8, 8], [3, 3, 8, 6], 1, "same"],
+  [[2, 8, 8, 8], [3, 3, 8, 6], 2, "same"],
+  [[2, 9, 7, 8], [3, 3, 8, 6], 2, "valid"],
+  [[2, 6, 9, 10], [3, 2, 10, 4], [2, 1], "same"],
+  [[1, 9, 9, 16], [5, 5, 16, 3], 2, "same"],
+  [[2, 6, 6, 12], [1, 1, 12, 7], 2, "valid"],
+  [[2, 6, 6, 8], [3, 3, 8, 4], 1, 1],
+  [[4, 14, 14, 32], [3, 3, 32, 64], 1, "same"],
+];
+
+for (const [xs, fs, strides, pad] of convCases) {
+  const name = `x [${xs}] filter [${fs}] strides ${strides} pad ${pad}`;
+  test(`conv2d gradients match cpu: ${name}`, async () => {
+    // dy has the forward output's shape; compute it on cpu from a probe convolution.
+    const [probe] = await on("cpu", [input(xs, 1), input(fs, 2)], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, strides, pad));
+    const dy = input(probe.shape, 3);
+    await sameOnBoth(`${name} via tf.grads`, [input(xs, 1), input(fs, 2), dy], (x, w, g) =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad))([x, w], g));
+  });
+}
+
+test("conv2d gradients match cpu for NCHW (kernels called directly)", async () => {
+  const attrs = { strides: [2, 1], pad: "same", dataFormat: "NCHW", dimRoundingMode: undefined };
+  const x = input([2, 8, 7, 9], 4), dy = input([2, 5, 4, 9], 5), w = input([3, 3, 8, 5], 6);
+  await sameOnBoth("NCHW filter gradient", [x, dy], (a, b) =>
+    tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, { ...attrs, filterShape: [3, 3, 8, 5] }) as tf.Tensor);
+  await sameOnBoth("NCHW input gradient", [dy, w], (a, b) =>
+    tf.engine().runKernel("Conv2DBackpropInput", { dy: a, filter: b }, { ...attrs, inputShape: [2, 8, 7, 9] }) as tf.Tensor);
+});
+
+test("conv2d gradient helpers name the expected and the given shapes", () => {
+  const attrs = { strides: 1, pad: "same" as const, dataFormat: "NHWC" as const };
+  tf.tidy(() => {
+    assert.throws(() => conv2dBackpropFilter(tf.zeros([2, 5, 5, 1]), tf.zeros([2, 4, 4, 3]), [3, 3, 1, 3], attrs), {
+      message: "conv2dBackpropFilter: expected dy of shape [2,5,5,3] (the convolution's output), got x [2,5,5,1], filter [3,3,1,3], dy [2,4,4,3]",
+    });
+    assert.throws(() => conv2dBackpropInput(tf.zeros([2, 5, 5, 3]) as tf.Tensor4D, tf.zeros([3, 3, 1, 3]), [5, 5, 1] as never, attrs), {
+      message: "conv2dBackpropInput: expected rank-4 x, filter and dy, got x [5,5,1], filter [3,3,1,3], dy [2,5,5,3]",
+    });
+  });
+});
+
+// [x shape, filter size, strides, pad]; x holds small integers so many windows have tied maxima.
+const poolCases: [number[], number | [number, number], number | [number, number], "same" | "valid"][] = [
+  [[2, 6, 6, 3], 2, 2, "same"],
+  [[2, 7, 7, 3], 2, 2, "same"],
+  [[2, 7, 5, 4], 2, 2, "valid"],
+  [[2, 7, 7, 3], 3, 1, "same"],
+  [[2, 7, 8, 2], 3, 2, "valid"],
+  [[1, 9, 9, 5], [3, 2], [2, 3], "same"],
+  [[3, 28, 28, 32], 2, 2, "same"],
+];
+for (const [xs, size, strides, pad] of poolCases) {
+  for (const levels of [undefined, 3]) {
+    const name = `x [${xs}] size ${size} strides ${strides} pad ${pad}${levels ? " with ties" : ""}`;
+    test(`max pool gradient matches cpu: ${name}`, async () => {
+      // Distinct weights per output pixel, so a gradient sent to the wrong cell shows.
+      await sameOnBoth(name, [input(xs, 7, levels)], (x) =>
+        tf.grad((a: tf.Tensor) => {
+          const y = tf.maxPool(a as tf.Tensor4D, size, strides, pad);
+          return tf.sum(tf.mul(y, tf.reshape(tf.range(1, y.size + 1), y.shape)));
+        })(x));
+    });
+  }
+}
+
+test("max pool gradient sends a tied window's gradient to its first maximum", async () => {
+  // One 2x2 window of equal values: TF credits the top-left cell only.
+  const [dx] = await on("wasm", [{ shape: [1, 2, 2, 1], values: new Float32Array([5, 5, 5, 5]) }], (x) =>
+    tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 2, 2, "valid")))(x));
+  assert.deepEqual(Array.from(dx.values), [1, 0, 0, 0]);
+});
+
+test("matMul with transposes matches cpu (rank 2 and batched)", async () => {
+  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+    const a2 = input(ta ? [7, 5] : [5, 7], 9), b2 = input(tb ? [3, 7] : [7, 3], 10);
+    await sameOnBoth(`2D ${ta} ${tb}`, [a2, b2], (a, b) => tf.matMul(a, b, ta, tb));
+    const a3 = input(ta ? [2, 7, 5] : [2, 5, 7], 11), b3 = input(tb ? [2, 3, 7] : [2, 7, 3], 12);
+    await sameOnBoth(`3D ${ta} ${tb}`, [a3, b3], (a, b) => tf.matMul(a, b, ta, tb));
+  }
+});
+
+test("sum matches cpu over leading axes (the bias gradient) and elsewhere", async () => {
+  const x = input([4, 5, 6, 7], 13);
+  for (const [axis, keepDims] of [[[0, 1, 2], false], [[0, 1, 2], true], [0, false], [[1, 0], true], [[1, 2], false], [3, false], [null, false]] as const) {
+    await sameOnBoth(`sum axis ${axis} keepDims ${keepDims}`, [x], (t) => tf.sum(t, axis as never, keepDims));
+  }
+  const ints = await on("wasm", [input([3, 4], 14, 5)], (t) => tf.sum(tf.cast(t, "int32"), 0));
+  assert.deepEqual(ints[0].shape, [4]);
+});
+
+test("lecture CNN: every weight gradient on wasm matches cpu", async () => {
+  const x = input([4, 28, 28, 1], 15), labels = input([4, 10], 16);
+  labels.values = labels.values.map((_, i) => (i % 10 === (Math.floor(i / 10) * 3) % 10 ? 1 : 0));
+  const grads = async (backend: "wasm" | "cpu") => {
+    await tf.setBackend(backend);
+    const model = createLectureCnn(7); // built on this backend: same seed, same weights
+    const out = await on(backend, [x, labels], (xs, ys) => {
+      const { grads } = tf.variableGrads(() =>
+        tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: false }) as tf.Tensor) as tf.Scalar,
+        model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val));
+      return Object.values(grads);
+    });
+    model.dispose();
+    return out;
+  };
+  const [wasm, cpu] = [await grads("wasm"), await grads("cpu")];
+  assert.equal(wasm.length, 10);
+  wasm.forEach((w, k) => {
+    let scale = 0, err = 0;
+    cpu[k].values.forEach((v, i) => { scale = Math.max(scale, Math.abs(v)); err = Math.max(err, Math.abs(v - w.values[i])); });
+    assert.ok(scale > 0 && err <= 1e-4 * scale, `weight ${k} [${w.shape}]: differs by ${err} (scale ${scale})`);
+  });
+});
+
+test("a training step on wasm leaves the tensor count unchanged", () => {
+  const model = createLectureCnn(1);
+  const optimizer = tf.train.adam(0.001);
+  const x = tf.randomUniform([8, 28, 28, 1]), y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], "int32"), 10);
+  const step = () => tf.tidy(() => {
+    optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+  });
+  step(); // the first step creates Adam's moment variables
+  const before = tf.memory().numTensors;
+  step(); step();
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  model.dispose();
+});
