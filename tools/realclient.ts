@@ -1,0 +1,66 @@
+// The real-client check (CI): executes every notebook with Jupyter's own `jupyter nbconvert --execute` and the
+// project's kernelspec, fails on any cell error, and compares the outputs with the stored ones like nbrun does.
+// A cell that comes back with no output where outputs are stored fails too: tslab aborts a request sent right
+// after an error, which nbconvert does not report.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join, relative } from "node:path";
+import { compareOutputs } from "./jupyter/compare";
+import { JUPYTER_PATH, PROJECT_ROOT } from "./jupyter/kernel";
+import { Output, readNotebook, tags } from "./jupyter/notebook";
+import { listNotebooks } from "./nbrun";
+
+function coalesce(outputs: Output[]): Output[] {
+  const out: Output[] = [];
+  for (const o of outputs) {
+    const last = out[out.length - 1];
+    if (o.output_type === "stream" && last?.output_type === "stream" && last.name === o.name) last.text += o.text;
+    else out.push({ ...o });
+  }
+  return out;
+}
+
+function check(path: string, outDir: string): string[] {
+  const r = spawnSync("jupyter", ["nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=3600", "--output-dir", outDir, path], {
+    encoding: "utf8", env: { ...process.env, JUPYTER_PATH },
+  });
+  if (r.error) return [`could not run jupyter nbconvert: ${r.error.message}`];
+  if (r.status !== 0) return [`jupyter nbconvert failed (exit ${r.status}):\n${r.stderr.split("\n").slice(-25).join("\n")}`];
+  const stored = readNotebook(path);
+  const fresh = readNotebook(join(outDir, basename(path)));
+  const problems: string[] = [];
+  stored.cells.forEach((cell, i) => {
+    const t = tags(cell);
+    if (cell.cell_type !== "code" || t.includes("skip-execution")) return;
+    const got = coalesce(fresh.cells[i].outputs ?? []);
+    if ((cell.outputs ?? []).length && !got.length) problems.push(`cell ${i + 1}: no output (was the request aborted?)`);
+    else if (!t.includes("ignore-output")) {
+      for (const p of compareOutputs(cell.outputs ?? [], got, PROJECT_ROOT)) problems.push(`cell ${i + 1}: ${p}`);
+    }
+  });
+  return problems;
+}
+
+function main(): number {
+  const outDir = mkdtempSync(join(tmpdir(), "realclient-"));
+  let failed = 0;
+  try {
+    for (const path of listNotebooks(process.argv.slice(2))) {
+      const t = Date.now();
+      const problems = check(path, outDir);
+      const name = relative(process.cwd(), path);
+      if (problems.length) {
+        failed++;
+        console.error(`✗ ${name} (jupyter nbconvert)\n${problems.map((p) => `  ${p.replace(/\n/g, "\n  ")}`).join("\n")}`);
+      } else {
+        console.log(`✓ ${name} (jupyter nbconvert, ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+      }
+    }
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+  return failed ? 1 : 0;
+}
+
+process.exit(main());
