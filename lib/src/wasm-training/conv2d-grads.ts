@@ -98,8 +98,11 @@ export function conv2dBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, inputS
     const { top, left } = info.padInfo;
     const [, dh, dw] = dyN.shape;
     const padT = kh - 1 - top, padL = kw - 1 - left;
-    const dyP = padOrCrop(dyN, padT, inHeight + kh - 1 - padT - dh, padL, inWidth + kw - 1 - padL - dw);
-    const dx = tf.conv2d(dyP, flipped, 1, "valid");
+    const padB = inHeight + kh - 1 - padT - dh, padR = inWidth + kw - 1 - padL - dw;
+    // XNNPACK pads inside the convolution; only a crop (rare) needs a copy first.
+    const dx = Math.min(padT, padB, padL, padR) >= 0
+      ? tf.conv2d(dyN, flipped, 1, [[0, 0], [padT, padB], [padL, padR], [0, 0]])
+      : tf.conv2d(padOrCrop(dyN, padT, padB, padL, padR), flipped, 1, "valid");
     return nchw ? (tf.transpose(dx, [0, 3, 1, 2]) as tf.Tensor4D) : dx;
   });
 }

@@ -2,8 +2,9 @@
 // - BatchMatMul with transposeA/transposeB (the Dense layer's gradients) falls off XNNPACK onto a loop
 //   ~10x slower; an explicit transpose first is cheap.
 // - Sum over the leading axes (the bias gradient: [N,H,W,C] → [C]) transposes the whole tensor first;
-//   a matmul with a row of ones does it in one XNNPACK pass.
+//   one pass over the heap does it (with double accumulators, like the cpu backend).
 import * as tf from "@tensorflow/tfjs";
+import { f32, WasmHeapBackend } from "./heap";
 
 /** Swaps the last two axes. */
 function swapInner(t: tf.Tensor): tf.Tensor {
@@ -38,8 +39,12 @@ export function sumKernel(original: tf.KernelFunc): tf.KernelConfig {
       if (x.dtype !== "float32" || !leading) return original(args);
       const rows = x.shape.slice(0, axes.length).reduce((p, q) => p * q, 1);
       const kept = x.shape.slice(axes.length);
-      const outShape = keepDims ? [...axes.map(() => 1), ...kept] : kept;
-      return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(x, [rows, -1])), outShape));
+      const wasm = args.backend as WasmHeapBackend;
+      const out = wasm.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, "float32");
+      const cols = x.size / rows, src = f32(wasm, x), acc = new Float64Array(cols);
+      for (let r = 0, i = 0; r < rows; r++) for (let c = 0; c < cols; c++, i++) acc[c] += src[i];
+      f32(wasm, out).set(acc);
+      return out;
     },
   };
 }

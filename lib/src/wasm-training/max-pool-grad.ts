@@ -1,5 +1,5 @@
 // MaxPoolGrad as one pass over the windows: each window sends its dy to the FIRST maximum in row-major
-// window order (TF's rule on ties); padded cells never win. The stock wasm kernel is ~30x slower.
+// window order (TF's rule on ties; padded cells never win). The stock wasm kernel is ~10x slower.
 import * as tf from "@tensorflow/tfjs";
 import { f32, WasmHeapBackend } from "./heap";
 
@@ -18,27 +18,29 @@ export const maxPoolGradKernel: tf.KernelConfig = {
     const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
     const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
     const { top, left } = info.padInfo;
-    // Per output pixel, the running max and its flat input index for every channel (channels are contiguous).
+    // Per window, the running max and its flat input index for every channel (channels are contiguous).
     const best = new Float32Array(C), where = new Int32Array(C);
+    let gi = 0;
     for (let b = 0; b < batchSize; b++) {
-      const xb = b * H * W * C;
       for (let oy = 0; oy < OH; oy++) {
         const y0 = oy * sh - top, yStart = Math.max(y0, 0), yEnd = Math.min(y0 + fh, H);
-        for (let ox = 0; ox < OW; ox++) {
+        for (let ox = 0; ox < OW; ox++, gi += C) {
           const x0 = ox * sw - left, xStart = Math.max(x0, 0), xEnd = Math.min(x0 + fw, W);
+          // TF starts from -Infinity with position "none", so a -Infinity (or NaN) cell never wins.
           best.fill(-Infinity);
           where.fill(-1);
           for (let y = yStart; y < yEnd; y++) {
-            for (let xx = xStart; xx < xEnd; xx++) {
-              const base = xb + (y * W + xx) * C;
+            for (let base = ((b * H + y) * W + xStart) * C, end = base + (xEnd - xStart) * C; base < end; base += C) {
               for (let c = 0; c < C; c++) {
                 const v = x[base + c];
                 if (v > best[c]) { best[c] = v; where[c] = base + c; } // strict >: the first max wins ties
               }
             }
           }
-          const gBase = ((b * OH + oy) * OW + ox) * C;
-          for (let c = 0; c < C; c++) if (where[c] >= 0) dx[where[c]] += g[gBase + c];
+          for (let c = 0; c < C; c++) {
+            const w = where[c];
+            if (w >= 0) dx[w] += g[gi + c];
+          }
         }
       }
     }
