@@ -122,7 +122,8 @@ function numpyFloat(v: number, precision: number): string {
 /**
  * numpy's `print(array)` for float arrays: aligned columns, `12.` for whole numbers, rows on
  * their own lines, blank lines between blocks of rank 3 and up. `precision` digits at most
- * after the point (numpy's default is 8).
+ * after the point (numpy's default is 8). Fixed notation only: numpy switches to e-notation
+ * when values span more than 1e3 or go below 1e-4; this does not.
  */
 export function formatArray(x: tf.Tensor | Nested, precision = 8): string {
   const values = asNested(x);
