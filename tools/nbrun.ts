@@ -2,6 +2,8 @@
 //   tsx tools/nbrun.ts check  [notebooks…]   re-execute and compare with the stored outputs (exit 1 on any failure)
 //   tsx tools/nbrun.ts update [notebooks…]   re-execute and store the new outputs
 // Without paths: every notebooks/*.ipynb. Options: --no-leak-check (skip the re-run check), --timeout S (per cell).
+// check runs the full-CNN notebook's reduced training schedule (CNN_QUICK=1) unless CNN_QUICK is set;
+// update runs what the environment says (the full 15 epochs by default), since stored outputs come from a full run.
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { compareOutputs } from "./jupyter/compare";
@@ -72,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
     } else if (a.startsWith("--")) { console.error(`unknown option ${a}`); return 2; }
     else paths.push(a);
   }
+  if (mode === "check") process.env.CNN_QUICK ??= "1";
   const all: string[] = [];
   for (const path of listNotebooks(paths)) {
     try {

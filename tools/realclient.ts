@@ -43,6 +43,7 @@ function check(path: string, outDir: string): string[] {
 }
 
 function main(): number {
+  process.env.CNN_QUICK ??= "1"; // the full-CNN notebook's reduced training schedule, as in `npm test`
   const outDir = mkdtempSync(join(tmpdir(), "realclient-"));
   let failed = 0;
   try {
