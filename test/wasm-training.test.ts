@@ -2,7 +2,7 @@
 // Values move between backends as plain arrays; every comparison is wasm (our kernels) vs cpu (stock).
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import { conv2dBackpropFilter, conv2dBackpropInput, createLectureCnn, installWasmTrainingKernels, setupBackend, tf } from "cnn-lab";
+import { conv2dBackpropFilter, conv2dBackpropInput, createLectureCnn, DataParallelTrainer, installWasmTrainingKernels, setupBackend, tf } from "cnn-lab";
 
 before(async () => {
   await setupBackend({ force: "wasm", quiet: true });
@@ -90,12 +90,12 @@ for (const [xs, fs, strides, pad] of convCases) {
 }
 
 test("conv2d gradients match cpu for NCHW (kernels called directly)", async () => {
-  const attrs = { strides: [2, 1], pad: "same", dataFormat: "NCHW", dimRoundingMode: undefined };
+  const attrs = { strides: [2, 1], pad: "same", dataFormat: "NCHW" };
   const x = input([2, 8, 7, 9], 4), dy = input([2, 5, 4, 9], 5), w = input([3, 3, 8, 5], 6);
   await sameOnBoth("NCHW filter gradient", [x, dy], (a, b) =>
-    tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, { ...attrs, filterShape: [3, 3, 8, 5] }) as tf.Tensor);
+    tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, { ...attrs, filterShape: [3, 3, 8, 5] } as unknown as tf.NamedAttrMap) as tf.Tensor);
   await sameOnBoth("NCHW input gradient", [dy, w], (a, b) =>
-    tf.engine().runKernel("Conv2DBackpropInput", { dy: a, filter: b }, { ...attrs, inputShape: [2, 8, 7, 9] }) as tf.Tensor);
+    tf.engine().runKernel("Conv2DBackpropInput", { dy: a, filter: b }, { ...attrs, inputShape: [2, 8, 7, 9] } as unknown as tf.NamedAttrMap) as tf.Tensor);
 });
 
 test("conv2d gradient helpers name the expected and the given shapes", () => {
@@ -197,4 +197,41 @@ test("a training step on wasm leaves the tensor count unchanged", () => {
   tf.dispose([x, y]);
   optimizer.dispose();
   model.dispose();
+});
+
+test("a data-parallel step equals a single-threaded step on the whole batch", async () => {
+  // No dropout, so both runs see the same function; 9 examples split 5/4 checks the shard weighting.
+  const build = () => {
+    const m = tf.sequential();
+    m.add(tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
+    m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: "same" }));
+    m.add(tf.layers.flatten());
+    m.add(tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
+    return m;
+  };
+  const x = tf.tensor(random(9 * 64, 17), [9, 8, 8, 1]);
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7, 8], "int32"), 10);
+  const single = build(), parallel = build();
+  const optSingle = tf.train.adam(0.01), optParallel = tf.train.adam(0.01);
+  const trainer = await DataParallelTrainer.create(parallel, optParallel, { workers: 1 });
+  try {
+    for (let step = 0; step < 3; step++) {
+      const expected = tf.tidy(() => optSingle.minimize(() =>
+        tf.losses.softmaxCrossEntropy(y, single.apply(x) as tf.Tensor) as tf.Scalar, true)!.dataSync()[0]);
+      const before = tf.memory().numTensors;
+      const loss = await trainer.step(x, y);
+      if (step > 0) assert.equal(tf.memory().numTensors, before, "data-parallel step leaked tensors");
+      assert.ok(Math.abs(loss - expected) < 1e-5, `step ${step}: loss ${loss}, single-threaded ${expected}`);
+    }
+    single.getWeights().forEach((w, i) => {
+      const a = w.dataSync(), b = parallel.getWeights()[i].dataSync();
+      const err = Math.max(...Array.from(a, (v, k) => Math.abs(v - b[k])));
+      assert.ok(err < 1e-5, `weight ${i} differs by ${err}`);
+    });
+    await assert.rejects(trainer.step(x, tf.zeros([8, 10])), { message: "step: x has 9 examples but y has 8" });
+    await assert.rejects(trainer.step(x.slice(0, 1), y.slice(0, 1)), { message: "step: a batch of 1 cannot be split across 2 threads" });
+  } finally {
+    await trainer.dispose();
+    tf.dispose([x, y]);
+  }
 });

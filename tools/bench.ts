@@ -1,8 +1,9 @@
-// `npm run bench [-- --json] [--steps N] [--warmup N] [--batch N]`: trains the lecture CNN on synthetic
+// `npm run bench [-- --json] [--steps N] [--warmup N] [--batch N] [--workers N]`: trains the lecture CNN on synthetic
 // MNIST-shaped batches with the backend setupBackend() picks (TFJS_BACKEND forces one) and reports
-// training and inference throughput and peak memory. A measurement script, not a test.
+// training and inference throughput and peak memory. --workers N splits each batch across the main thread
+// and N worker threads (DataParallelTrainer). A measurement script, not a test.
 import * as os from "node:os";
-import { tf, setupBackend, createLectureCnn } from "cnn-lab";
+import { tf, setupBackend, createLectureCnn, DataParallelTrainer } from "cnn-lab";
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -15,9 +16,9 @@ function option(name: string, fallback: number): number {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Wall and CPU seconds of f (the wasm backend is synchronous; dataSync waits for any other). */
-function timed(f: () => void): { wall: number; cpu: number } {
+async function timed(f: () => void | Promise<void>): Promise<{ wall: number; cpu: number }> {
   const c0 = process.cpuUsage(), t0 = performance.now();
-  f();
+  await f();
   const c = process.cpuUsage(c0);
   return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
 }
@@ -25,6 +26,7 @@ function timed(f: () => void): { wall: number; cpu: number } {
 async function main() {
   const json = process.argv.includes("--json");
   const steps = option("steps", 20), warmup = option("warmup", 3), batch = option("batch", 100);
+  const workers = process.argv.includes("--workers") ? option("workers", 1) : 0;
   const { name: backend } = await setupBackend({ quiet: json });
 
   const model = createLectureCnn(777);
@@ -32,7 +34,8 @@ async function main() {
   const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, "float32", 1);
   const y = tf.oneHot(tf.randomUniform([batch], 0, 10, "int32", 2) as tf.Tensor1D, 10);
   // The training step of the lecture (and of lib/src/train.ts): softmax cross-entropy on logits, Adam.
-  const trainStep = () => {
+  const parallel = workers ? await DataParallelTrainer.create(model, optimizer, { workers }) : undefined;
+  const trainStep = parallel ? async () => { await parallel.step(x, y); } : () => {
     const loss = optimizer.minimize(
       () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true);
     loss!.dataSync();
@@ -40,18 +43,23 @@ async function main() {
   };
   const inferStep = () => tf.tidy(() => { (model.predict(x) as tf.Tensor).dataSync(); });
 
-  for (let i = 0; i < warmup; i++) trainStep();
+  for (let i = 0; i < warmup; i++) await trainStep();
   const tensorsBefore = tf.memory().numTensors;
-  const train = Array.from({ length: steps }, () => timed(trainStep));
+  const train = [];
+  for (let i = 0; i < steps; i++) train.push(await timed(trainStep));
   const leaked = (tf.memory().numTensors - tensorsBefore) / steps;
   for (let i = 0; i < warmup; i++) inferStep();
-  const infer = Array.from({ length: steps }, () => timed(inferStep));
+  const infer = [];
+  for (let i = 0; i < steps; i++) infer.push(await timed(inferStep));
+  await parallel?.dispose();
 
   const result = {
     backend,
+    workers,
     batch,
     steps,
     trainImagesPerSec: Math.round(batch / median(train.map((t) => t.wall))),
+    // CPU time of the whole process (all threads): with workers it exceeds wall time.
     trainImagesPerCpuSec: Math.round(batch / median(train.map((t) => t.cpu))),
     inferImagesPerSec: Math.round(batch / median(infer.map((t) => t.wall))),
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
@@ -64,7 +72,8 @@ async function main() {
   if (json) {
     console.log(JSON.stringify(result));
   } else {
-    console.log(`training:  ${result.trainImagesPerSec} images/s (median of ${steps} steps of ${batch}; ${result.trainImagesPerCpuSec} per CPU-second)`);
+    const threads = workers ? `, main thread + ${workers} worker${workers > 1 ? "s" : ""}` : "";
+    console.log(`training:  ${result.trainImagesPerSec} images/s (median of ${steps} steps of ${batch}${threads}; ${result.trainImagesPerCpuSec} per CPU-second)`);
     console.log(`inference: ${result.inferImagesPerSec} images/s`);
     console.log(`peak RSS:  ${result.peakRssMB} MB; tensors leaked per step: ${leaked}`);
     console.log(`${result.machine}; node ${result.node}; tfjs ${result.tfjs}; ${result.date}`);

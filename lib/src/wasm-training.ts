@@ -7,6 +7,7 @@ import { maxPoolGradKernel } from "./wasm-training/max-pool-grad";
 import { batchMatMulKernel, sumKernel } from "./wasm-training/matmul-sum";
 
 export { conv2dBackpropFilter, conv2dBackpropInput } from "./wasm-training/conv2d-grads";
+export { DataParallelTrainer, DataParallelOptions } from "./wasm-training/data-parallel";
 
 const KERNELS: tf.KernelConfig[] = [conv2dBackpropFilterKernel, conv2dBackpropInputKernel, maxPoolGradKernel];
 /** Wrappers around stock kernels: built on first install from the originals they fall back to. */

@@ -1,0 +1,52 @@
+// One replica of a data-parallel trainer (see data-parallel.ts): receives weights and a shard of the
+// batch, returns the gradients of the shard's mean softmax cross-entropy loss.
+import { parentPort } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs";
+import { setupBackend, BackendName } from "../backend";
+import "../wasm-training"; // registers the wasm training kernels with setupBackend
+import type { ShardReply, ShardRequest, ReplicaInit } from "./data-parallel";
+
+let model: tf.LayersModel;
+let dropouts: { layer: { seed?: number }; seed: number }[] = [];
+
+async function init(msg: ReplicaInit): Promise<void> {
+  await setupBackend({ force: msg.backend as BackendName, quiet: true });
+  model = await tf.models.modelFromJSON(JSON.parse(msg.topology));
+  dropouts = model.layers
+    .map((l) => ({ layer: l as unknown as { seed?: number }, seed: (l as unknown as { seed?: number }).seed }))
+    .filter((d): d is { layer: { seed?: number }; seed: number } => d.seed !== undefined);
+}
+
+function step(msg: ShardRequest): ShardReply {
+  if (msg.weights) {
+    const ws = msg.weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
+    model.setWeights(ws);
+    tf.dispose(ws);
+  }
+  // A seeded dropout layer repeats its mask; a new seed per step and replica keeps runs reproducible.
+  for (const d of dropouts) d.layer.seed = d.seed + 1_000_003 * msg.replica + msg.step;
+  const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const { value, grads } = tf.tidy(() => {
+    const x = tf.tensor(msg.x, msg.xShape), y = tf.tensor(msg.y, msg.yShape);
+    return tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, vars);
+  });
+  // Read out after the tidy: tidy() walks whatever it returns, typed arrays element by element.
+  const reply = { loss: value.dataSync()[0], grads: vars.map((v) => grads[v.name].dataSync() as Float32Array) };
+  tf.dispose([value, ...Object.values(grads)]);
+  return reply;
+}
+
+parentPort!.on("message", async (msg: ReplicaInit | ShardRequest) => {
+  try {
+    if (msg.kind === "init") {
+      await init(msg);
+      parentPort!.postMessage({ ok: true });
+    } else {
+      const reply = step(msg);
+      parentPort!.postMessage({ ok: true, ...reply }, reply.grads.map((g) => g.buffer as ArrayBuffer));
+    }
+  } catch (e) {
+    parentPort!.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) });
+  }
+});

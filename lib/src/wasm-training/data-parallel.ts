@@ -1,0 +1,111 @@
+// Data-parallel training over worker threads: the wasm backend runs on one core, so a batch is split
+// into shards, each thread computes the gradient of its shard's mean loss, and the main thread combines
+// them weighted by shard size (= the gradient of the whole batch's mean loss) and applies ONE optimizer
+// step. A step therefore equals a single-threaded step on the same batch (dropout masks aside).
+import * as path from "node:path";
+import { Worker } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs";
+
+/** Messages between the trainer and its replicas (data-parallel-worker.ts). */
+export interface ReplicaInit { kind: "init"; backend: string; topology: string }
+export interface ShardRequest {
+  kind: "step"; step: number; replica: number;
+  /** Current weights (model.getWeights() order), sent when they changed since the last shard. */
+  weights?: Float32Array[];
+  x: Float32Array; xShape: number[]; y: Float32Array; yShape: number[];
+}
+export interface ShardReply { loss: number; grads: Float32Array[] }
+
+function spawn(): Worker {
+  const ts = __filename.endsWith(".ts"); // running from source (tsx): the worker needs the loader too
+  return new Worker(path.join(__dirname, `data-parallel-worker.${ts ? "ts" : "js"}`), ts ? { execArgv: ["--require", "tsx/cjs"] } : {});
+}
+
+function call<T>(worker: Worker, msg: ReplicaInit | ShardRequest, transfer: ArrayBuffer[] = []): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (r: { ok: boolean; error?: string } & T) => {
+      worker.off("error", onError);
+      if (r.ok) resolve(r); else reject(new Error(`training worker failed: ${r.error}`));
+    };
+    const onError = (e: Error) => { worker.off("message", onMessage); reject(e); };
+    worker.once("message", onMessage);
+    worker.once("error", onError);
+    worker.postMessage(msg, transfer);
+  });
+}
+
+export interface DataParallelOptions {
+  /** Extra worker threads besides the main thread (default: CPU cores - 1, at least 1). */
+  workers?: number;
+}
+
+/**
+ * Trains `model` with `optimizer` on the lecture's loss (softmax cross-entropy on logits, one-hot labels),
+ * each batch split across the main thread and `workers` threads. Build it with `await DataParallelTrainer.create(...)`,
+ * call `await trainer.step(x, y)` per batch, `await trainer.dispose()` at the end.
+ */
+export class DataParallelTrainer {
+  private stepCount = 0;
+  private constructor(readonly model: tf.LayersModel, readonly optimizer: tf.Optimizer, private readonly workers: Worker[]) {}
+
+  static async create(model: tf.LayersModel, optimizer: tf.Optimizer, opts: DataParallelOptions = {}): Promise<DataParallelTrainer> {
+    const n = opts.workers ?? Math.max(1, require("node:os").availableParallelism() - 1);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`workers must be a positive integer, got ${n}`);
+    const topology = JSON.stringify(model.toJSON(undefined, false));
+    const workers = Array.from({ length: n }, spawn);
+    try {
+      await Promise.all(workers.map((w) => call(w, { kind: "init", backend: tf.getBackend(), topology })));
+    } catch (e) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw e;
+    }
+    return new DataParallelTrainer(model, optimizer, workers);
+  }
+
+  /** One optimizer step on the batch (x [n, ...], one-hot y [n, classes]); returns the batch's mean loss. */
+  async step(x: tf.Tensor, y: tf.Tensor): Promise<number> {
+    const n = x.shape[0];
+    if (y.shape[0] !== n) throw new Error(`step: x has ${n} examples but y has ${y.shape[0]}`);
+    const shards = this.workers.length + 1;
+    if (n < shards) throw new Error(`step: a batch of ${n} cannot be split across ${shards} threads`);
+    // Shard sizes as equal as possible; the main thread takes the first one.
+    const sizes = Array.from({ length: shards }, (_, i) => Math.floor(n / shards) + (i < n % shards ? 1 : 0));
+    const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const step = this.stepCount++;
+    const weights = this.model.getWeights().map((w) => w.dataSync() as Float32Array);
+    const replies = this.workers.map((worker, k) => {
+      const [xs, ys] = [x, y].map((t) => t.slice(starts[k + 1], sizes[k + 1]));
+      const msg: ShardRequest = {
+        kind: "step", step, replica: k + 1, weights: weights.map((w) => w.slice()),
+        x: xs.dataSync() as Float32Array, xShape: xs.shape, y: ys.dataSync() as Float32Array, yShape: ys.shape,
+      };
+      tf.dispose([xs, ys]);
+      return call<ShardReply>(worker, msg, [msg.x.buffer as ArrayBuffer, msg.y.buffer as ArrayBuffer, ...msg.weights!.map((w) => w.buffer as ArrayBuffer)]);
+    });
+    // The main thread's shard runs while the workers run theirs.
+    const vars = this.model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+    const local = tf.tidy(() => {
+      const [xs, ys] = [x, y].map((t) => t.slice(0, sizes[0]));
+      return tf.variableGrads(() =>
+        tf.losses.softmaxCrossEntropy(ys, this.model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar, vars);
+    });
+    const remote = await Promise.all(replies);
+    let loss = (local.value.dataSync()[0] * sizes[0]) / n;
+    remote.forEach((r, k) => { loss += (r.loss * sizes[k + 1]) / n; });
+    tf.tidy(() => {
+      const combined: tf.NamedTensorMap = {};
+      vars.forEach((v, i) => {
+        let g = tf.mul(local.grads[v.name], sizes[0] / n);
+        remote.forEach((r, k) => { g = tf.add(g, tf.mul(tf.tensor(r.grads[i], v.shape), sizes[k + 1] / n)); });
+        combined[v.name] = g;
+      });
+      this.optimizer.applyGradients(combined);
+    });
+    tf.dispose([local.value, ...Object.values(local.grads)]);
+    return loss;
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
