@@ -183,6 +183,20 @@ test("lecture CNN: every weight gradient on wasm matches cpu", async () => {
   });
 });
 
+test("clone and same-dtype cast share memory safely; other casts convert", async () => {
+  await tf.setBackend("wasm");
+  const before = tf.memory().numTensors;
+  const x = tf.tensor([1.5, -2, 3]);
+  const copy = tf.clone(x), same = tf.cast(x, "float32"), ints = tf.cast(x, "int32");
+  x.dispose(); // the shared memory must outlive x
+  assert.deepEqual(Array.from(copy.dataSync()), [1.5, -2, 3]);
+  assert.deepEqual(Array.from(same.dataSync()), [1.5, -2, 3]);
+  assert.equal(ints.dtype, "int32");
+  assert.deepEqual(Array.from(ints.dataSync()), [1, -2, 3]);
+  tf.dispose([copy, same, ints]);
+  assert.equal(tf.memory().numTensors, before);
+});
+
 test("a training step on wasm leaves the tensor count unchanged", () => {
   const model = createLectureCnn(1);
   const optimizer = tf.train.adam(0.001);
