@@ -10,7 +10,8 @@ import { batchMatMulKernel, sumKernel } from "./wasm-training/matmul-sum";
 import { castKernel, identityKernel } from "./wasm-training/identity-cast";
 
 export { conv2dBackpropFilter, conv2dBackpropInput } from "./wasm-training/conv2d-grads";
-export { DataParallelTrainer, DataParallelOptions } from "./wasm-training/data-parallel";
+export { DataParallelTrainer } from "./wasm-training/data-parallel";
+export type { DataParallelOptions } from "./wasm-training/data-parallel";
 
 const KERNELS: tf.KernelConfig[] = [conv2dBackpropFilterKernel, conv2dBackpropInputKernel, maxPoolGradKernel];
 /** Wrappers around stock kernels: built on first install from the originals they fall back to. */

@@ -2,6 +2,7 @@
 // into shards, each thread computes the gradient of its shard's mean loss, and the main thread combines
 // them weighted by shard size (= the gradient of the whole batch's mean loss) and applies ONE optimizer
 // step. A step therefore equals a single-threaded step on the same batch (dropout masks aside).
+import * as os from "node:os";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
@@ -49,7 +50,7 @@ export class DataParallelTrainer {
   private constructor(readonly model: tf.LayersModel, readonly optimizer: tf.Optimizer, private readonly workers: Worker[]) {}
 
   static async create(model: tf.LayersModel, optimizer: tf.Optimizer, opts: DataParallelOptions = {}): Promise<DataParallelTrainer> {
-    const n = opts.workers ?? Math.max(1, require("node:os").availableParallelism() - 1);
+    const n = opts.workers ?? Math.max(1, os.availableParallelism() - 1);
     if (!Number.isInteger(n) || n < 1) throw new Error(`workers must be a positive integer, got ${n}`);
     const topology = JSON.stringify(model.toJSON(undefined, false));
     const workers = Array.from({ length: n }, spawn);
