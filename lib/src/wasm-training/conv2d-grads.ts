@@ -71,7 +71,9 @@ export function conv2dBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, filterShap
     }
     const xT = tf.transpose(x, nchw ? [1, 2, 3, 0] : [3, 1, 2, 0]) as tf.Tensor4D; // [Cin, H, W, N]
     const dyT = tf.transpose(dy, nchw ? [2, 3, 0, 1] : [1, 2, 0, 3]) as tf.Tensor4D; // [outH, outW, N, Cout]
-    const dwT = tf.conv2d(padOrCrop(xT, top, bottom, left, right), dyT, 1, "valid", "NHWC", [sh, sw]); // [Cin, kh, kw, Cout]
+    const dwT = Math.min(top, bottom, left, right) >= 0 // [Cin, kh, kw, Cout]; XNNPACK pads, only crops copy
+      ? tf.conv2d(xT, dyT, 1, [[0, 0], [top, bottom], [left, right], [0, 0]], "NHWC", [sh, sw])
+      : tf.conv2d(padOrCrop(xT, top, bottom, left, right), dyT, 1, "valid", "NHWC", [sh, sw]);
     return tf.transpose(dwT, [1, 2, 0, 3]) as tf.Tensor4D;
   });
 }
