@@ -4,28 +4,23 @@ import { parentPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { setupBackend, BackendName } from "../backend";
 import "../wasm-training"; // registers the wasm training kernels with setupBackend
-import type { ShardReply, ShardRequest, ReplicaInit } from "./data-parallel";
+import { dropoutReseeder, trainableVariables, ShardReply, ShardRequest, ReplicaInit } from "./data-parallel";
 
 let model: tf.LayersModel;
-let dropouts: { layer: { seed?: number }; seed: number }[] = [];
+let reseed: (step: number, replica: number) => void;
 
 async function init(msg: ReplicaInit): Promise<void> {
   await setupBackend({ force: msg.backend as BackendName, quiet: true });
   model = await tf.models.modelFromJSON(JSON.parse(msg.topology));
-  dropouts = model.layers
-    .map((l) => ({ layer: l as unknown as { seed?: number }, seed: (l as unknown as { seed?: number }).seed }))
-    .filter((d): d is { layer: { seed?: number }; seed: number } => d.seed !== undefined);
+  reseed = dropoutReseeder(model);
 }
 
 function step(msg: ShardRequest): ShardReply {
-  if (msg.weights) {
-    const ws = msg.weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
-    model.setWeights(ws);
-    tf.dispose(ws);
-  }
-  // A seeded dropout layer repeats its mask; a new seed per step and replica keeps runs reproducible.
-  for (const d of dropouts) d.layer.seed = d.seed + 1_000_003 * msg.replica + msg.step;
-  const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const ws = msg.weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
+  model.setWeights(ws);
+  tf.dispose(ws);
+  reseed(msg.step, msg.replica);
+  const vars = trainableVariables(model);
   const { value, grads } = tf.tidy(() => {
     const x = tf.tensor(msg.x, msg.xShape), y = tf.tensor(msg.y, msg.yShape);
     return tf.variableGrads(

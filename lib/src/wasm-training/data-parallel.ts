@@ -11,11 +11,28 @@ import * as tf from "@tensorflow/tfjs";
 export interface ReplicaInit { kind: "init"; backend: string; topology: string }
 export interface ShardRequest {
   kind: "step"; step: number; replica: number;
-  /** Current weights (model.getWeights() order), sent when they changed since the last shard. */
-  weights?: Float32Array[];
+  /** Current weights, in model.getWeights() order. */
+  weights: Float32Array[];
   x: Float32Array; xShape: number[]; y: Float32Array; yShape: number[];
 }
 export interface ShardReply { loss: number; grads: Float32Array[] }
+
+/** The variables a step trains, in model.trainableWeights order (the same on every replica). */
+export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
+  return model.trainableWeights.map((w) => w.read() as tf.Variable);
+}
+
+/**
+ * A seeded Dropout layer draws the same mask on every call; this gives it seed + a per-(step, replica)
+ * offset instead, so masks differ between steps and replicas and a run stays reproducible.
+ */
+export function dropoutReseeder(model: tf.LayersModel): (step: number, replica: number) => void {
+  const layers = model.layers.filter((l) => l.getClassName() === "Dropout") as unknown as { seed?: number }[];
+  const base = layers.map((l) => l.seed);
+  return (step, replica) => layers.forEach((l, i) => {
+    if (base[i] !== undefined) l.seed = base[i]! + 1_000_003 * replica + step;
+  });
+}
 
 function spawn(): Worker {
   const ts = __filename.endsWith(".ts"); // running from source (tsx): the worker needs the loader too
@@ -47,7 +64,10 @@ export interface DataParallelOptions {
  */
 export class DataParallelTrainer {
   private stepCount = 0;
-  private constructor(readonly model: tf.LayersModel, readonly optimizer: tf.Optimizer, private readonly workers: Worker[]) {}
+  private readonly reseed: (step: number, replica: number) => void;
+  private constructor(readonly model: tf.LayersModel, readonly optimizer: tf.Optimizer, private readonly workers: Worker[]) {
+    this.reseed = dropoutReseeder(model);
+  }
 
   static async create(model: tf.LayersModel, optimizer: tf.Optimizer, opts: DataParallelOptions = {}): Promise<DataParallelTrainer> {
     const n = opts.workers ?? Math.max(1, os.availableParallelism() - 1);
@@ -81,16 +101,23 @@ export class DataParallelTrainer {
         x: xs.dataSync() as Float32Array, xShape: xs.shape, y: ys.dataSync() as Float32Array, yShape: ys.shape,
       };
       tf.dispose([xs, ys]);
-      return call<ShardReply>(worker, msg, [msg.x.buffer as ArrayBuffer, msg.y.buffer as ArrayBuffer, ...msg.weights!.map((w) => w.buffer as ArrayBuffer)]);
+      return call<ShardReply>(worker, msg, [msg.x.buffer as ArrayBuffer, msg.y.buffer as ArrayBuffer, ...msg.weights.map((w) => w.buffer as ArrayBuffer)]);
     });
     // The main thread's shard runs while the workers run theirs.
-    const vars = this.model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
-    const local = tf.tidy(() => {
-      const [xs, ys] = [x, y].map((t) => t.slice(0, sizes[0]));
-      return tf.variableGrads(() =>
-        tf.losses.softmaxCrossEntropy(ys, this.model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar, vars);
-    });
-    const remote = await Promise.all(replies);
+    const vars = trainableVariables(this.model);
+    let local: { value: tf.Scalar; grads: tf.NamedTensorMap };
+    let remote: ShardReply[];
+    try {
+      this.reseed(step, 0);
+      local = tf.tidy(() => {
+        const [xs, ys] = [x, y].map((t) => t.slice(0, sizes[0]));
+        return tf.variableGrads(() =>
+          tf.losses.softmaxCrossEntropy(ys, this.model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar, vars);
+      });
+    } finally {
+      // Never leave a worker's reply (or failure) unawaited.
+      remote = await Promise.all(replies);
+    }
     let loss = (local.value.dataSync()[0] * sizes[0]) / n;
     remote.forEach((r, k) => { loss += (r.loss * sizes[k + 1]) / n; });
     tf.tidy(() => {
