@@ -38,6 +38,9 @@ test("update stores outputs and check passes; an altered stored output fails wit
   assert.equal(nbrun("update", path).code, 0);
   const stored = JSON.parse(readFileSync(path, "utf8"));
   assert.deepEqual(stored.cells[0].outputs[0].text, ["sum 6\n"]);
+  assert.equal(stored.cells[0].id, "c0", "cell ids are kept");
+  assert.equal(stored.cells[0].execution_count, 1);
+  assert.equal(stored.nbformat, 4);
   assert.equal(nbrun("check", path).code, 0);
 
   stored.cells[0].outputs[0].text = ["sum 7\n"];
