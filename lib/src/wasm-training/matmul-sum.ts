@@ -32,16 +32,16 @@ export function sumKernel(original: tf.KernelFunc): tf.KernelConfig {
     kernelName: tf.Sum,
     backendName: "wasm",
     kernelFunc: (args) => {
-      const x = args.inputs.x as tf.Tensor;
+      const x = args.inputs.x as tf.TensorInfo;
       const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
       const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
-      const leading = axes.length > 0 && axes.length < x.rank && axes.every((a, i) => a === i);
+      const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((a, i) => a === i);
       if (x.dtype !== "float32" || !leading) return original(args);
-      const rows = x.shape.slice(0, axes.length).reduce((p, q) => p * q, 1);
-      const kept = x.shape.slice(axes.length);
+      const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
+      const kept = x.shape.slice(axes.length), cols = tf.util.sizeFromShape(kept);
       const wasm = args.backend as WasmHeapBackend;
       const out = wasm.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, "float32");
-      const cols = x.size / rows, src = f32(wasm, x), acc = new Float64Array(cols);
+      const src = f32(wasm, x), acc = new Float64Array(cols);
       for (let r = 0, i = 0; r < rows; r++) for (let c = 0; c < cols; c++, i++) acc[c] += src[i];
       f32(wasm, out).set(acc);
       return out;
