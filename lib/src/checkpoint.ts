@@ -1,0 +1,227 @@
+// Checkpoints in the standard TF.js layers format, written with plain node fs (no tfjs-node needed):
+// a folder with model.json + weights.bin, the same files tfjs-node's `file://` handler writes and reads,
+// so `tf.loadLayersModel("file://DIR/model.json")` under tfjs-node loads them too.
+// Saving is atomic (temp folder, then rename) and loading checks the weight bytes against the manifest,
+// so a half-written or truncated checkpoint is refused instead of loaded half-way.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+
+export const MODEL_JSON = "model.json";
+export const WEIGHTS_BIN = "weights.bin";
+
+/** Bytes per element of each dtype a layers checkpoint may hold. */
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+
+/** Training state stored next to the weights (model.json → userDefinedMetadata). */
+export interface CheckpointMeta {
+  [key: string]: unknown;
+}
+
+export interface LoadedCheckpoint {
+  model: tf.LayersModel;
+  /** Optimizer state (Adam's iterations and moments), empty when none was saved. Caller disposes. */
+  optimizerWeights: { name: string; tensor: tf.Tensor }[];
+  meta: CheckpointMeta;
+  dir: string;
+}
+
+function writeFileSynced(file: string, data: string | Uint8Array): void {
+  const fd = fs.openSync(file, "w");
+  try {
+    if (typeof data === "string") fs.writeSync(fd, data);
+    else fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function weightBytes(specs: tf.io.WeightsManifestEntry[]): number {
+  let total = 0;
+  for (const s of specs) {
+    const dtype = s.quantization?.dtype ?? s.dtype;
+    const bytes = DTYPE_BYTES[dtype];
+    if (bytes === undefined) throw new Error(`weight "${s.name}" has unsupported dtype "${dtype}"`);
+    total += s.shape.reduce((a, b) => a * b, 1) * bytes;
+  }
+  return total;
+}
+
+/** Writes model artifacts to `dir` atomically: a sibling temp folder is filled, then renamed into place. */
+export function writeArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): void {
+  if (artifacts.modelTopology instanceof ArrayBuffer || artifacts.modelTopology == null) {
+    throw new Error("only layers models with JSON topology can be saved as a checkpoint");
+  }
+  const specs = artifacts.weightSpecs ?? [];
+  const data = artifacts.weightData == null ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+  if (data.byteLength !== weightBytes(specs)) {
+    throw new Error(`weights are ${data.byteLength} bytes but their specs describe ${weightBytes(specs)} bytes`);
+  }
+  const modelJSON: tf.io.ModelJSON = {
+    modelTopology: artifacts.modelTopology,
+    weightsManifest: [{ paths: [WEIGHTS_BIN], weights: specs }],
+    format: artifacts.format,
+    generatedBy: artifacts.generatedBy,
+    convertedBy: artifacts.convertedBy,
+  };
+  if (artifacts.trainingConfig != null) modelJSON.trainingConfig = artifacts.trainingConfig;
+  if (artifacts.userDefinedMetadata != null) modelJSON.userDefinedMetadata = artifacts.userDefinedMetadata;
+
+  const target = path.resolve(dir);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  fs.mkdirSync(tmp);
+  try {
+    writeFileSynced(path.join(tmp, WEIGHTS_BIN), new Uint8Array(data));
+    // model.json last: a folder with model.json has all its weights.
+    writeFileSynced(path.join(tmp, MODEL_JSON), JSON.stringify(modelJSON));
+    // rename() cannot replace a non-empty folder, so the old one is moved aside first.
+    const old = `${target}.old-${process.pid}-${Date.now()}`;
+    const existed = fs.existsSync(target);
+    if (existed) fs.renameSync(target, old);
+    fs.renameSync(tmp, target);
+    if (existed) fs.rmSync(old, { recursive: true, force: true });
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Reads and verifies model artifacts from a checkpoint folder (or its model.json); throws on anything partial. */
+export function readArtifacts(dirOrJson: string): tf.io.ModelArtifacts {
+  const dir = path.basename(dirOrJson) === MODEL_JSON ? path.dirname(dirOrJson) : dirOrJson;
+  const where = `checkpoint ${dir}`;
+  if (!fs.existsSync(dir)) throw new Error(`${where} does not exist`);
+  if (!fs.statSync(dir).isDirectory()) throw new Error(`${where} is not a folder (expected a folder with ${MODEL_JSON})`);
+  const jsonPath = path.join(dir, MODEL_JSON);
+  if (!fs.existsSync(jsonPath)) throw new Error(`${where} has no ${MODEL_JSON} (incomplete or not a checkpoint)`);
+  let json: tf.io.ModelJSON;
+  try {
+    json = JSON.parse(fs.readFileSync(jsonPath, "utf8"));
+  } catch (e) {
+    throw new Error(`${where}: ${MODEL_JSON} is not valid JSON (corrupt or truncated): ${(e as Error).message}`);
+  }
+  if (json == null || typeof json !== "object" || json.modelTopology == null || !Array.isArray(json.weightsManifest)) {
+    throw new Error(`${where}: ${MODEL_JSON} lacks modelTopology or weightsManifest (not a layers model)`);
+  }
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const buffers: Buffer[] = [];
+  for (const group of json.weightsManifest) {
+    specs.push(...group.weights);
+    for (const p of group.paths) {
+      const file = path.join(dir, p);
+      if (!fs.existsSync(file)) throw new Error(`${where}: weight file ${p} is missing`);
+      buffers.push(fs.readFileSync(file));
+    }
+  }
+  const expected = weightBytes(specs);
+  const actual = buffers.reduce((n, b) => n + b.byteLength, 0);
+  if (actual !== expected) {
+    throw new Error(
+      `${where}: weight files hold ${actual} bytes but the manifest expects ${expected} bytes (corrupt or partial checkpoint)`,
+    );
+  }
+  const joined = Buffer.concat(buffers);
+  return {
+    modelTopology: json.modelTopology,
+    format: json.format,
+    generatedBy: json.generatedBy,
+    convertedBy: json.convertedBy,
+    trainingConfig: json.trainingConfig,
+    userDefinedMetadata: json.userDefinedMetadata,
+    weightSpecs: specs,
+    weightData: joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength),
+  };
+}
+
+/** A tf.io IOHandler on a folder: `model.save(fileSystem(dir))`, `tf.loadLayersModel(fileSystem(dir))`. */
+export function fileSystem(dir: string): tf.io.IOHandler {
+  return {
+    async save(artifacts) {
+      writeArtifacts(dir, artifacts);
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    },
+    async load() {
+      return readArtifacts(dir);
+    },
+  };
+}
+
+async function modelArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      saved = a;
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
+    }),
+  );
+  return saved!;
+}
+
+/**
+ * Saves model weights, optional optimizer state (weight group "optimizer", the group Keras-style loaders
+ * skip when they have no optimizer) and training metadata to `dir`.
+ */
+export async function saveCheckpoint(
+  dir: string,
+  model: tf.LayersModel,
+  opts: { optimizer?: tf.Optimizer; meta?: CheckpointMeta } = {},
+): Promise<void> {
+  const artifacts = await modelArtifacts(model);
+  if (opts.optimizer) {
+    const state = await opts.optimizer.getWeights();
+    const { data, specs } = await tf.io.encodeWeights(state, "optimizer");
+    artifacts.weightSpecs = [...(artifacts.weightSpecs ?? []), ...specs];
+    artifacts.weightData = tf.io.concatenateArrayBuffers([tf.io.CompositeArrayBuffer.join(artifacts.weightData!), data]);
+    // getWeights() returns Adam's iteration count as a fresh tensor; the moments are its own variables.
+    state.forEach((w) => {
+      if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
+    });
+  }
+  if (opts.meta) artifacts.userDefinedMetadata = opts.meta as Record<string, {}>;
+  writeArtifacts(dir, artifacts);
+}
+
+/** Loads a checkpoint folder written by saveCheckpoint (or by tfjs-node's file:// handler). */
+export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  const artifacts = readArtifacts(dir);
+  let model: tf.LayersModel;
+  try {
+    // The layers loader itself skips the "optimizer" weight group.
+    model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+  } catch (e) {
+    throw new Error(`checkpoint ${dir}: cannot build the model from it: ${(e as Error).message}`);
+  }
+  const specs = artifacts.weightSpecs!;
+  const isOptimizer = (s: tf.io.WeightsManifestEntry) => s.group === "optimizer";
+  let optimizerWeights: { name: string; tensor: tf.Tensor }[] = [];
+  if (specs.some(isOptimizer)) {
+    const all = tf.io.decodeWeights(artifacts.weightData!, specs);
+    optimizerWeights = specs.filter(isOptimizer).map((s) => ({ name: s.name, tensor: all[s.name] }));
+    tf.dispose(specs.filter((s) => !isOptimizer(s)).map((s) => all[s.name]));
+  }
+  return { model, optimizerWeights, meta: (artifacts.userDefinedMetadata ?? {}) as CheckpointMeta, dir };
+}
+
+/** Checkpoint folder name for an epoch: epoch-003. */
+export function epochDirName(epoch: number): string {
+  return `epoch-${String(epoch).padStart(3, "0")}`;
+}
+
+/** Epoch checkpoints (complete ones only: temp folders never carry the final name) in `outDir`, oldest first. */
+export function listCheckpoints(outDir: string): { epoch: number; dir: string }[] {
+  if (!fs.existsSync(outDir)) return [];
+  return fs
+    .readdirSync(outDir)
+    .map((name) => /^epoch-(\d+)$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ epoch: Number(m[1]), dir: path.join(outDir, m[0]) }))
+    .sort((a, b) => a.epoch - b.epoch);
+}
+
+/** The newest epoch checkpoint in `outDir`, or `outDir` itself when it is a checkpoint folder. */
+export function latestCheckpoint(outDir: string): string | undefined {
+  if (fs.existsSync(path.join(outDir, MODEL_JSON))) return outDir;
+  return listCheckpoints(outDir).pop()?.dir;
+}

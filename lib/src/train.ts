@@ -1,0 +1,239 @@
+// The lecture's training loop (lab-11-1), shared by the notebook and `npm run train`:
+// Adam, softmax cross-entropy on logits, seeded shuffle each epoch, mini-batches, and per epoch
+// loss / train accuracy / test accuracy / time, with a checkpoint after every epoch.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint } from "./checkpoint";
+import { accuracy, Labels, predictClasses } from "./evaluate";
+
+/** Images [n, 28, 28, 1] scaled to 0..1 and their class labels 0..9. */
+export interface LabelledImages {
+  images: tf.Tensor4D;
+  labels: Labels;
+}
+
+export interface BatchProgress {
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  /** Running means over this epoch's batches so far. */
+  loss: number;
+  accuracy: number;
+}
+
+export interface EpochLog {
+  epoch: number;
+  /** Mean training loss and accuracy over the epoch's batches (dropout on, measured before each update). */
+  loss: number;
+  trainAccuracy: number;
+  /** Accuracy on the test set after the epoch (dropout off); undefined without a test set. */
+  testAccuracy?: number;
+  seconds: number;
+}
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize?: number;
+  learningRate?: number;
+  /** Seeds the shuffle (and dropout, when the model's dropout layer has a seed). Lecture: 777. */
+  seed?: number;
+  test?: LabelledImages;
+  /** Folder for per-epoch checkpoints (epoch-001, epoch-002, ...). */
+  checkpointDir?: string;
+  /** How many of the newest epoch checkpoints to keep (default: all). */
+  keepCheckpoints?: number;
+  /** Continue from the newest checkpoint in checkpointDir: weights, Adam state and history. */
+  resume?: boolean;
+  /** Abort to stop after the current batch; the unfinished epoch is dropped, its checkpoint not written. */
+  signal?: AbortSignal;
+  onBatch?: (p: BatchProgress) => void;
+  onEpoch?: (log: EpochLog) => void;
+}
+
+export interface TrainResult {
+  history: EpochLog[];
+  /** True when the signal stopped training before the last epoch. */
+  stopped: boolean;
+  /** Epoch the run started from (0 unless resumed). */
+  resumedFrom: number;
+}
+
+/** Small seeded PRNG (mulberry32): the same seed gives the same shuffle on every platform. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The order in which an epoch visits the examples: a Fisher-Yates shuffle seeded by (seed, epoch). */
+export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
+  const rand = mulberry32(Math.imul(seed, 0x9e3779b1) ^ epoch);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+/** "Epoch: 1 loss = 0.12345678 train accuracy = 0.9600 test accuracy = 0.9846 (81.2 s)", as the lecture prints. */
+export function formatEpoch(log: EpochLog): string {
+  const test = log.testAccuracy === undefined ? "" : ` test accuracy = ${log.testAccuracy.toFixed(4)}`;
+  return `Epoch: ${log.epoch} loss = ${log.loss.toFixed(8)} train accuracy = ${log.trainAccuracy.toFixed(4)}${test} (${log.seconds.toFixed(1)} s)`;
+}
+
+function positiveInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
+}
+
+/**
+ * A dropout layer built with a seed draws the same mask on every call, so the loop gives it a new
+ * seed per step (seed + step): masks differ between batches and a run is still reproducible.
+ */
+function dropoutReseeder(model: tf.LayersModel): (step: number) => void {
+  const layers = model.layers.filter((l) => l.getClassName() === "Dropout") as unknown as { seed?: number }[];
+  const base = layers.map((l) => l.seed);
+  return (step) => layers.forEach((l, i) => {
+    if (base[i] !== undefined) l.seed = base[i]! + step;
+  });
+}
+
+async function restore(model: tf.LayersModel, optimizer: tf.Optimizer, dir: string): Promise<EpochLog[]> {
+  const ckpt = await loadCheckpoint(dir);
+  try {
+    const history = ckpt.meta.history;
+    if (!Array.isArray(history) || history.length !== ckpt.meta.epoch) {
+      throw new Error(`checkpoint ${dir} has no training history for its epoch (not written by train())`);
+    }
+    try {
+      model.setWeights(ckpt.model.getWeights());
+    } catch (e) {
+      throw new Error(`checkpoint ${dir} does not fit this model: ${(e as Error).message}`);
+    }
+    if (ckpt.optimizerWeights.length) await optimizer.setWeights(ckpt.optimizerWeights);
+    return history as EpochLog[];
+  } finally {
+    ckpt.model.dispose();
+    tf.dispose(ckpt.optimizerWeights.map((w) => w.tensor));
+  }
+}
+
+/** Trains `model` in place. Returns the per-epoch history (including epochs restored by resume). */
+export async function train(model: tf.LayersModel, data: LabelledImages, opts: TrainOptions): Promise<TrainResult> {
+  const { epochs, batchSize = 100, learningRate = 0.001, seed = 777 } = opts;
+  positiveInt("epochs", epochs);
+  positiveInt("batchSize", batchSize);
+  const n = data.images.shape[0];
+  if (data.labels.length !== n) {
+    throw new Error(`expected one label per image: ${n} images but ${data.labels.length} labels`);
+  }
+  if (opts.resume && !opts.checkpointDir) throw new Error("resume needs checkpointDir (where the checkpoints are)");
+
+  const optimizer = tf.train.adam(learningRate);
+  // Explicit variables: minimize() would otherwise update every trainable variable in the process.
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const reseedDropout = dropoutReseeder(model);
+  const batches = Math.ceil(n / batchSize);
+  let history: EpochLog[] = [];
+
+  const latest = opts.resume ? latestCheckpoint(opts.checkpointDir!) : undefined;
+  if (latest) history = await restore(model, optimizer, latest);
+  const resumedFrom = history.length;
+  let stopped = false;
+
+  try {
+    for (let epoch = resumedFrom + 1; epoch <= epochs && !stopped; epoch++) {
+      const t0 = Date.now();
+      const order = epochOrder(n, seed, epoch);
+      let lossSum = 0;
+      let accSum = 0;
+      for (let b = 0; b < batches; b++) {
+        reseedDropout((epoch - 1) * batches + b);
+        const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
+        const [loss, acc] = step(model, optimizer, variables, data, idx);
+        lossSum += loss;
+        accSum += acc;
+        opts.onBatch?.({ epoch, epochs, batch: b + 1, batches, loss: lossSum / (b + 1), accuracy: accSum / (b + 1) });
+        // Let signal handlers (Ctrl-C) and progress output run between batches.
+        await new Promise((r) => setImmediate(r));
+        if (opts.signal?.aborted) {
+          stopped = true;
+          break;
+        }
+      }
+      if (stopped) break;
+      const log: EpochLog = { epoch, loss: lossSum / batches, trainAccuracy: accSum / batches, seconds: 0 };
+      if (opts.test) log.testAccuracy = accuracy(opts.test.labels, predictClasses(model, opts.test.images));
+      log.seconds = (Date.now() - t0) / 1000;
+      history.push(log);
+      if (opts.checkpointDir) {
+        await saveCheckpoint(path.join(opts.checkpointDir, epochDirName(epoch)), model, {
+          optimizer,
+          meta: { epoch, history, seed, batchSize, learningRate },
+        });
+        prune(opts.checkpointDir, opts.keepCheckpoints);
+      }
+      opts.onEpoch?.(log);
+      stopped = opts.signal?.aborted === true && epoch < epochs;
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return { history, stopped, resumedFrom };
+}
+
+/** One Adam step on a mini-batch; returns its loss and accuracy (training mode, before the update). */
+function step(
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+  variables: tf.Variable[],
+  data: LabelledImages,
+  idx: Int32Array,
+): [number, number] {
+  const labels = Int32Array.from(idx, (i) => data.labels[i]);
+  let acc: tf.Scalar | undefined;
+  const loss = tf.tidy(() => {
+    const x = tf.gather(data.images, tf.tensor1d(idx, "int32"));
+    const y = tf.tensor1d(labels, "int32");
+    return optimizer.minimize(
+      () => {
+        const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+        acc = tf.keep(logits.argMax(-1).equal(y).cast("float32").mean() as tf.Scalar);
+        return tf.losses.softmaxCrossEntropy(tf.oneHot(y, logits.shape[1]), logits) as tf.Scalar;
+      },
+      true,
+      variables,
+    )!;
+  });
+  const values: [number, number] = [loss.dataSync()[0], acc!.dataSync()[0]];
+  tf.dispose([loss, acc!]);
+  return values;
+}
+
+function prune(dir: string, keep: number | undefined): void {
+  if (keep === undefined) return;
+  const all = listCheckpoints(dir);
+  for (const c of all.slice(0, Math.max(0, all.length - keep))) fs.rmSync(c.dir, { recursive: true, force: true });
+}
+
+/**
+ * The first `count` images of an MNIST split as the model's input: [n, 28, 28, 1] float32 scaled to 0..1
+ * (the lecture's `astype(np.float32) / 255.0`), with their labels.
+ */
+export function mnistForTraining(split: { images: Uint8Array; labels: Uint8Array; count: number; rows: number; cols: number }, count = split.count): LabelledImages {
+  positiveInt("count", count);
+  if (count > split.count) throw new Error(`count must be at most ${split.count} (the split's size), got ${count}`);
+  const size = split.rows * split.cols;
+  const images = tf.tidy(() =>
+    tf.tensor4d(split.images.subarray(0, count * size), [count, split.rows, split.cols, 1], "float32").div(255),
+  ) as tf.Tensor4D;
+  return { images, labels: split.labels.subarray(0, count) };
+}
