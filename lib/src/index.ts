@@ -11,3 +11,6 @@ export * from "./idx";
 export * from "./mnist";
 export * from "./wasm-training";
 export * from "./model";
+export * from "./checkpoint";
+export * from "./evaluate";
+export * from "./train";
