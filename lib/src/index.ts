@@ -14,3 +14,4 @@ export * from "./model";
 export * from "./checkpoint";
 export * from "./evaluate";
 export * from "./train";
+export * from "./charts";
