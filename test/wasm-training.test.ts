@@ -230,12 +230,17 @@ test("a data-parallel step equals a single-threaded step on the whole batch", as
   const trainer = await DataParallelTrainer.create(parallel, optParallel, { workers: 1 });
   try {
     for (let step = 0; step < 3; step++) {
-      const expected = tf.tidy(() => optSingle.minimize(() =>
-        tf.losses.softmaxCrossEntropy(y, single.apply(x) as tf.Tensor) as tf.Scalar, true)!.dataSync()[0]);
+      let expectedAccuracy = 0;
+      const expected = tf.tidy(() => optSingle.minimize(() => {
+        const logits = single.apply(x) as tf.Tensor;
+        expectedAccuracy = tf.mean(tf.cast(tf.equal(tf.argMax(logits, -1), tf.argMax(y, -1)), "float32")).dataSync()[0];
+        return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+      }, true)!.dataSync()[0]);
       const before = tf.memory().numTensors;
-      const loss = await trainer.step(x, y);
+      const { loss, accuracy } = await trainer.step(x, y);
       if (step > 0) assert.equal(tf.memory().numTensors, before, "data-parallel step leaked tensors");
       assert.ok(Math.abs(loss - expected) < 1e-5, `step ${step}: loss ${loss}, single-threaded ${expected}`);
+      assert.ok(Math.abs(accuracy - expectedAccuracy) < 1e-6, `step ${step}: accuracy ${accuracy}, single-threaded ${expectedAccuracy}`);
     }
     single.getWeights().forEach((w, i) => {
       const a = w.dataSync(), b = parallel.getWeights()[i].dataSync();

@@ -1,10 +1,10 @@
 // One replica of a data-parallel trainer (see data-parallel.ts): receives weights and a shard of the
-// batch, returns the gradients of the shard's mean softmax cross-entropy loss.
+// batch, returns the gradients of the shard's mean softmax cross-entropy loss (and its correct count).
 import { parentPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { setupBackend, BackendName } from "../backend";
 import "../wasm-training"; // registers the wasm training kernels with setupBackend
-import { dropoutReseeder, trainableVariables, ShardReply, ShardRequest, ReplicaInit } from "./data-parallel";
+import { dropoutReseeder, shardGradients, trainableVariables, ShardReply, ShardRequest, ReplicaInit } from "./data-parallel";
 
 let model: tf.LayersModel;
 let reseed: (step: number, replica: number) => void;
@@ -21,14 +21,14 @@ function step(msg: ShardRequest): ShardReply {
   tf.dispose(ws);
   reseed(msg.step, msg.replica);
   const vars = trainableVariables(model);
-  const { value, grads } = tf.tidy(() => {
-    const x = tf.tensor(msg.x, msg.xShape), y = tf.tensor(msg.y, msg.yShape);
-    return tf.variableGrads(
-      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, vars);
-  });
+  const { loss, correct, grads } = tf.tidy(() =>
+    shardGradients(model, tf.tensor(msg.x, msg.xShape), tf.tensor(msg.y, msg.yShape), vars));
   // Read out after the tidy: tidy() walks whatever it returns, typed arrays element by element.
-  const reply = { loss: value.dataSync()[0], grads: vars.map((v) => grads[v.name].dataSync() as Float32Array) };
-  tf.dispose([value, ...Object.values(grads)]);
+  const reply: ShardReply = {
+    loss: loss.dataSync()[0], correct: correct.dataSync()[0],
+    grads: vars.map((v) => grads[v.name].dataSync() as Float32Array),
+  };
+  tf.dispose([loss, correct, ...Object.values(grads)]);
   return reply;
 }
 
