@@ -5,6 +5,16 @@
 import * as os from "node:os";
 import { tf, setupBackend, createLectureCnn, DataParallelTrainer } from "cnn-lab";
 
+const FLAGS = ["--json", "--steps", "--warmup", "--batch", "--workers"];
+
+/** Rejects anything but the known flags (and their values), so a typo does not silently measure the default. */
+function checkArgs(args: string[]): void {
+  for (let i = 0; i < args.length; i++) {
+    if (!FLAGS.includes(args[i])) throw new Error(`unknown argument "${args[i]}": expected ${FLAGS.join(", ")}`);
+    if (args[i] !== "--json") i++;
+  }
+}
+
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   if (i < 0) return fallback;
@@ -24,6 +34,7 @@ async function timed(f: () => void | Promise<void>): Promise<{ wall: number; cpu
 }
 
 async function main() {
+  checkArgs(process.argv.slice(2));
   const json = process.argv.includes("--json");
   const steps = option("steps", 20), warmup = option("warmup", 3), batch = option("batch", 100);
   const workers = process.argv.includes("--workers") ? option("workers", 1) : 0;
