@@ -41,3 +41,6 @@ export function installWasmTrainingKernels(): void {
 }
 
 onBackendSelected("wasm", installWasmTrainingKernels);
+// wasm already active (set up before cnn-lab was imported): install now. backendName, unlike
+// tf.getBackend(), does not initialise a backend as a side effect.
+if (tf.engine().backendName === "wasm") installWasmTrainingKernels();
