@@ -116,6 +116,7 @@ const poolCases: [number[], number | [number, number], number | [number, number]
   [[2, 7, 7, 3], 2, 2, "same"],
   [[2, 7, 5, 4], 2, 2, "valid"],
   [[2, 7, 7, 3], 3, 1, "same"],
+  [[2, 6, 5, 3], 2, 1, "valid"],
   [[2, 7, 8, 2], 3, 2, "valid"],
   [[1, 9, 9, 5], [3, 2], [2, 3], "same"],
   [[3, 28, 28, 32], 2, 2, "same"],
@@ -139,6 +140,10 @@ test("max pool gradient sends a tied window's gradient to its first maximum", as
   const [dx] = await on("wasm", [{ shape: [1, 2, 2, 1], values: new Float32Array([5, 5, 5, 5]) }], (x) =>
     tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 2, 2, "valid")))(x));
   assert.deepEqual(Array.from(dx.values), [1, 0, 0, 0]);
+  // A window of -Infinity has no maximum position in TF: no cell gets its gradient.
+  const [none] = await on("wasm", [{ shape: [1, 2, 2, 1], values: new Float32Array(4).fill(-Infinity) }], (x) =>
+    tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 2, 2, "valid")))(x));
+  assert.deepEqual(Array.from(none.values), [0, 0, 0, 0]);
 });
 
 test("matMul with transposes matches cpu (rank 2 and batched)", async () => {
