@@ -90,6 +90,13 @@ export function formatEpoch(log: EpochLog): string {
   return `Epoch: ${log.epoch} loss = ${log.loss.toFixed(8)} train accuracy = ${log.trainAccuracy.toFixed(4)}${test} (${log.seconds.toFixed(1)} s)`;
 }
 
+/** A compact progress line: "epoch 3/15 [######--------------] 180/600 loss 0.0412 acc 0.9871". */
+export function formatProgress(p: BatchProgress, width = 20): string {
+  const done = Math.round((p.batch / p.batches) * width);
+  const bar = "#".repeat(done) + "-".repeat(width - done);
+  return `epoch ${p.epoch}/${p.epochs} [${bar}] ${p.batch}/${p.batches} loss ${p.loss.toFixed(4)} acc ${p.accuracy.toFixed(4)}`;
+}
+
 function positiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
 }
@@ -136,6 +143,13 @@ export async function train(model: tf.LayersModel, data: LabelledImages, opts: T
     throw new Error(`expected one label per image: ${n} images but ${data.labels.length} labels`);
   }
   if (opts.resume && !opts.checkpointDir) throw new Error("resume needs checkpointDir (where the checkpoints are)");
+  const existing = opts.checkpointDir && !opts.resume ? listCheckpoints(opts.checkpointDir).pop() : undefined;
+  if (existing) {
+    // Mixing a new run's epochs with an old run's would make "the last checkpoint" ambiguous.
+    throw new Error(
+      `${opts.checkpointDir} already holds checkpoints (up to epoch ${existing.epoch}): resume to continue them, or use another folder`,
+    );
+  }
 
   const optimizer = tf.train.adam(learningRate);
   // Explicit variables: minimize() would otherwise update every trainable variable in the process.
