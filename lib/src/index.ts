@@ -15,3 +15,4 @@ export * from "./checkpoint";
 export * from "./evaluate";
 export * from "./train";
 export * from "./charts";
+export * from "./digit-image";

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint } from "./checkpoint";
 import { accuracy, Labels, predictClasses } from "./evaluate";
+import { DataParallelTrainer } from "./wasm-training/data-parallel";
 
 /** Images [n, 28, 28, 1] scaled to 0..1 and their class labels 0..9. */
 export interface LabelledImages {
@@ -46,6 +47,11 @@ export interface TrainOptions {
   keepCheckpoints?: number;
   /** Continue from the newest checkpoint in checkpointDir: weights, Adam state and history. */
   resume?: boolean;
+  /**
+   * Extra worker threads that each compute a shard of every batch's gradient (wasm runs on one core);
+   * 0 (default) trains on this thread only. One optimizer step per batch either way.
+   */
+  workers?: number;
   /** Abort to stop after the current batch; the unfinished epoch is dropped, its checkpoint not written. */
   signal?: AbortSignal;
   onBatch?: (p: BatchProgress) => void;
@@ -151,6 +157,8 @@ export async function train(model: tf.LayersModel, data: LabelledImages, opts: T
     );
   }
 
+  const workers = opts.workers ?? 0;
+  if (!Number.isInteger(workers) || workers < 0) throw new Error(`workers must be a whole number >= 0, got ${workers}`);
   const optimizer = tf.train.adam(learningRate);
   // Explicit variables: minimize() would otherwise update every trainable variable in the process.
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -162,6 +170,8 @@ export async function train(model: tf.LayersModel, data: LabelledImages, opts: T
   if (latest) history = await restore(model, optimizer, latest);
   const resumedFrom = history.length;
   let stopped = false;
+  // The parallel trainer reseeds dropout per step and replica itself.
+  const trainer = workers > 0 ? await DataParallelTrainer.create(model, optimizer, { workers }) : undefined;
 
   try {
     for (let epoch = resumedFrom + 1; epoch <= epochs && !stopped; epoch++) {
@@ -170,9 +180,14 @@ export async function train(model: tf.LayersModel, data: LabelledImages, opts: T
       let lossSum = 0;
       let accSum = 0;
       for (let b = 0; b < batches; b++) {
-        reseedDropout((epoch - 1) * batches + b);
         const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
-        const [loss, acc] = step(model, optimizer, variables, data, idx);
+        let loss: number, acc: number;
+        if (trainer) {
+          [loss, acc] = await parallelStep(trainer, data, idx);
+        } else {
+          reseedDropout((epoch - 1) * batches + b);
+          [loss, acc] = step(model, optimizer, variables, data, idx);
+        }
         lossSum += loss;
         accSum += acc;
         opts.onBatch?.({ epoch, epochs, batch: b + 1, batches, loss: lossSum / (b + 1), accuracy: accSum / (b + 1) });
@@ -199,6 +214,7 @@ export async function train(model: tf.LayersModel, data: LabelledImages, opts: T
       stopped = opts.signal?.aborted === true && epoch < epochs;
     }
   } finally {
+    await trainer?.dispose();
     optimizer.dispose();
   }
   return { history, stopped, resumedFrom };
@@ -230,6 +246,19 @@ function step(
   const values: [number, number] = [loss.dataSync()[0], acc!.dataSync()[0]];
   tf.dispose([loss, acc!]);
   return values;
+}
+
+async function parallelStep(trainer: DataParallelTrainer, data: LabelledImages, idx: Int32Array): Promise<[number, number]> {
+  const [x, y] = tf.tidy(() => [
+    tf.gather(data.images, tf.tensor1d(idx, "int32")),
+    tf.oneHot(tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]), "int32"), 10),
+  ]);
+  try {
+    const r = await trainer.step(x, y);
+    return [r.loss, r.accuracy];
+  } finally {
+    tf.dispose([x, y]);
+  }
 }
 
 function prune(dir: string, keep: number | undefined): void {

@@ -1,0 +1,212 @@
+// npm run train -- --epochs N --batch-size B --backend X --out DIR [--resume] [--plot] [--workers W] [--limit N]
+// The notebook's training (lib/src/train.ts) from a terminal: progress bar, one summary line and one
+// checkpoint per epoch, --resume from the last checkpoint, Ctrl-C stops cleanly after the current batch.
+import * as os from "node:os";
+import { parseArgs } from "node:util";
+import {
+  tf, BACKENDS, BackendName, setupBackend, loadMnist, createLectureCnn, mnistForTraining, train,
+  formatEpoch, formatProgress, latestCheckpoint, listCheckpoints, BatchProgress, EpochLog,
+} from "cnn-lab";
+
+const USAGE = `usage: npm run train -- [--epochs N] [--batch-size B] [--backend ${BACKENDS.join("|")}] [--out DIR]
+                      [--resume] [--plot] [--workers W] [--limit N] [--seed S]
+  --epochs N       epochs in total (default 15, the lecture's)
+  --batch-size B   images per batch (default 100)
+  --backend X      force a TensorFlow.js backend (default: the best that loads)
+  --out DIR        checkpoint folder, one epoch-NNN/ per epoch (default checkpoints/cnn)
+  --resume         continue from the last checkpoint in --out (weights, Adam state, history)
+  --plot           live loss/accuracy curves in a browser window (needs the optional package nodeplotlib)
+  --workers W      extra worker threads per batch (default: CPU cores - 1 on wasm, else 0)
+  --limit N        train on the first N training images only (default all 60000)
+  --seed S         shuffle/dropout seed (default 777, the lecture's)`;
+
+export class UsageError extends Error {}
+
+export interface TrainArgs {
+  epochs: number;
+  batchSize: number;
+  backend?: BackendName;
+  out: string;
+  resume: boolean;
+  plot: boolean;
+  workers?: number;
+  limit?: number;
+  seed: number;
+}
+
+function int(name: string, v: string | undefined, min: number, fallback?: number): number | undefined {
+  if (v === undefined) return fallback;
+  if (!/^-?\d+$/.test(v.trim()) || Number(v) < min) {
+    throw new UsageError(`--${name} must be a whole number >= ${min}, got "${v}"`);
+  }
+  return Number(v);
+}
+
+/** `--epochs -3` → `--epochs=-3`, so a negative number gets the range message, not "ambiguous argument". */
+export function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (/^--[a-z-]+$/.test(argv[i]) && /^-\d/.test(argv[i + 1] ?? "")) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}
+
+export function parseTrainArgs(argv: string[]): TrainArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: joinNegativeValues(argv),
+      strict: true,
+      allowPositionals: false,
+      options: {
+        epochs: { type: "string" }, "batch-size": { type: "string" }, backend: { type: "string" },
+        out: { type: "string" }, resume: { type: "boolean" }, plot: { type: "boolean" },
+        workers: { type: "string" }, limit: { type: "string" }, seed: { type: "string" }, help: { type: "boolean" },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message.split("\n")[0]);
+  }
+  if (values.help) throw new UsageError("");
+  if (values.backend !== undefined && !(BACKENDS as readonly string[]).includes(values.backend)) {
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got "${values.backend}"`);
+  }
+  if (values.out !== undefined && values.out.trim() === "") throw new UsageError("--out must be a folder path, got an empty string");
+  return {
+    epochs: int("epochs", values.epochs, 1, 15)!,
+    batchSize: int("batch-size", values["batch-size"], 1, 100)!,
+    backend: values.backend as BackendName | undefined,
+    out: values.out ?? "checkpoints/cnn",
+    resume: values.resume ?? false,
+    plot: values.plot ?? false,
+    workers: int("workers", values.workers, 0),
+    limit: int("limit", values.limit, 1),
+    seed: int("seed", values.seed, 0, 777)!,
+  };
+}
+
+/** nodeplotlib is optional (heavy: a NestJS server); a clear message when it is not installed. */
+function loadNodeplotlib(): { plot: (data: unknown, layout?: unknown) => void; rxjs: { BehaviorSubject: new <T>(v: T) => { next(v: T): void; complete(): void } } } {
+  try {
+    return { plot: require("nodeplotlib").plot, rxjs: require("rxjs") };
+  } catch {
+    throw new UsageError("--plot needs the optional package nodeplotlib, which is not installed: run `npm install nodeplotlib` (or drop --plot)");
+  }
+}
+
+/** Streams running loss/accuracy per batch and test accuracy per epoch to two live browser plots. */
+function livePlot(history: EpochLog[]) {
+  const { plot, rxjs } = loadNodeplotlib();
+  const x: number[] = [], loss: number[] = [], acc: number[] = [];
+  const ex = history.map((h) => h.epoch), testAcc = history.map((h) => h.testAccuracy ?? NaN);
+  const traces = () => ({
+    loss: [{ x, y: loss, type: "scatter", name: "train loss (running mean)" }],
+    acc: [
+      { x, y: acc, type: "scatter", name: "train accuracy (running mean)" },
+      { x: ex, y: testAcc, type: "scatter", mode: "lines+markers", name: "test accuracy" },
+    ],
+  });
+  const loss$ = new rxjs.BehaviorSubject(traces().loss);
+  const acc$ = new rxjs.BehaviorSubject(traces().acc);
+  plot(loss$, { title: "loss", xaxis: { title: "epoch" } });
+  plot(acc$, { title: "accuracy", xaxis: { title: "epoch" } });
+  return {
+    batch(p: BatchProgress) {
+      x.push(p.epoch - 1 + p.batch / p.batches);
+      loss.push(p.loss);
+      acc.push(p.accuracy);
+      loss$.next(traces().loss);
+      acc$.next(traces().acc);
+    },
+    epoch(log: EpochLog) {
+      ex.push(log.epoch);
+      testAcc.push(log.testAccuracy ?? NaN);
+      acc$.next(traces().acc);
+    },
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseTrainArgs(argv);
+  if (args.plot) loadNodeplotlib(); // fail before loading data, not after
+  const existing = listCheckpoints(args.out);
+  if (existing.length && !args.resume) {
+    throw new UsageError(
+      `${args.out} already holds checkpoints (up to epoch ${existing[existing.length - 1].epoch}): add --resume to continue, or choose another --out`,
+    );
+  }
+  const backend = await setupBackend({ force: args.backend });
+  const workers = args.workers ?? (backend.name === "wasm" ? Math.max(0, os.availableParallelism() - 1) : 0);
+  const mnist = await loadMnist();
+  if (args.limit !== undefined && args.limit > mnist.train.count) {
+    throw new UsageError(`--limit must be at most ${mnist.train.count} (the training set), got ${args.limit}`);
+  }
+  const trainSet = mnistForTraining(mnist.train, args.limit);
+  const testSet = mnistForTraining(mnist.test);
+  const model = createLectureCnn(args.seed);
+
+  const from = args.resume ? latestCheckpoint(args.out) : undefined;
+  console.log(from ? `resuming from ${from}` : `training from scratch${args.resume ? ` (no checkpoint in ${args.out} yet)` : ""}`);
+  console.log(`${args.epochs} epochs, batch ${args.batchSize}, ${trainSet.labels.length} training images, ${workers} extra worker thread(s); checkpoints in ${args.out}`);
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) process.exit(130);
+    controller.abort();
+    process.stderr.write("\nCtrl-C: stopping after this batch; the last complete checkpoint is kept (Ctrl-C again to quit now)\n");
+  };
+  process.on("SIGINT", onSigint);
+
+  const tty = process.stderr.isTTY;
+  let lastDraw = 0;
+  const plotter = args.plot ? livePlot([]) : undefined;
+  const result = await train(model, trainSet, {
+    epochs: args.epochs, batchSize: args.batchSize, seed: args.seed, test: testSet,
+    checkpointDir: args.out, resume: args.resume, workers, signal: controller.signal,
+    onBatch: (p) => {
+      const now = Date.now();
+      if (tty && (now - lastDraw > 200 || p.batch === p.batches)) {
+        lastDraw = now;
+        process.stderr.write(`\r${formatProgress(p, 30)}\x1b[K`);
+      }
+      if (plotter && (p.batch % Math.max(1, Math.floor(p.batches / 50)) === 0 || p.batch === p.batches)) plotter?.batch(p);
+    },
+    onEpoch: (log) => {
+      if (tty) process.stderr.write("\r\x1b[K");
+      console.log(`${formatEpoch(log)}  checkpoint ${args.out}/epoch-${String(log.epoch).padStart(3, "0")}`);
+      plotter?.epoch(log);
+    },
+  }).finally(() => process.off("SIGINT", onSigint));
+  if (plotter) console.log("the plots stay up until you close their browser window (or press Ctrl-C)");
+
+  tf.dispose([trainSet.images, testSet.images]);
+  model.dispose();
+  if (result.stopped) {
+    const last = latestCheckpoint(args.out);
+    console.log(`stopped. ${last ? `last complete checkpoint: ${last}; continue with --resume` : "no epoch completed, no checkpoint written"}`);
+    return 130;
+  }
+  const done = result.history.length;
+  if (result.resumedFrom >= args.epochs) console.log(`nothing to do: ${args.out} already has ${result.resumedFrom} epoch(s)`);
+  const last = result.history[done - 1];
+  if (last?.testAccuracy !== undefined) console.log(`done: ${done} epoch(s), test accuracy ${last.testAccuracy.toFixed(4)}`);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (e) => {
+      if (e instanceof UsageError) {
+        if (e.message) console.error(`error: ${e.message}`);
+        console.error(USAGE);
+        process.exitCode = 2;
+      } else {
+        console.error(`error: ${(e as Error).message}`);
+        process.exitCode = 1;
+      }
+    },
+  );
+}
