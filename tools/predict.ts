@@ -1,0 +1,96 @@
+// npm run predict -- IMAGE [--model DIR] [--backend X]
+// Classifies your own digit image with a trained checkpoint and prints the top-3 probabilities.
+// Any size, light or dark background: it is made MNIST-like first (see lib/src/digit-image.ts):
+// inverted to white-on-black if the background is light, cropped to the ink, scaled to 20 px on the
+// longer side and centred by centre of mass in 28x28.
+import * as fs from "node:fs";
+import { parseArgs } from "node:util";
+import { loadImage, createCanvas } from "@napi-rs/canvas";
+import { tf, BACKENDS, BackendName, setupBackend, loadCheckpoint, latestCheckpoint, preprocessDigit, rgbaToGray, MAX_SIDE } from "cnn-lab";
+
+const USAGE = `usage: npm run predict -- IMAGE [--model DIR] [--backend ${BACKENDS.join("|")}]
+  IMAGE         a picture of one digit (PNG, JPEG, WebP, GIF, BMP), any size, light or dark background
+  --model DIR   a checkpoint folder, or a training --out folder (its last epoch is used); default checkpoints/cnn
+  --backend X   force a TensorFlow.js backend`;
+
+class UsageError extends Error {}
+
+function parse(argv: string[]): { image: string; model: string; backend?: BackendName } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, strict: true, allowPositionals: true,
+      options: { model: { type: "string" }, backend: { type: "string" }, help: { type: "boolean" } },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split("\n")[0]);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) throw new UsageError("");
+  if (positionals.length !== 1) throw new UsageError(`expected one image file, got ${positionals.length}`);
+  if (values.backend !== undefined && !(BACKENDS as readonly string[]).includes(values.backend)) {
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got "${values.backend}"`);
+  }
+  return { image: positionals[0], model: values.model ?? "checkpoints/cnn", backend: values.backend as BackendName | undefined };
+}
+
+/** Decodes the file to gray pixels; refuses what is not an image or is too large to decode safely. */
+async function readGray(file: string): Promise<{ gray: Float32Array; width: number; height: number }> {
+  if (!fs.existsSync(file)) throw new UsageError(`image ${file} does not exist`);
+  if (!fs.statSync(file).isFile()) throw new UsageError(`image ${file} is not a file`);
+  let img;
+  try {
+    img = await loadImage(fs.readFileSync(file));
+  } catch (e) {
+    throw new UsageError(`${file} is not an image this tool can read (expected PNG, JPEG, WebP, GIF or BMP): ${(e as Error).message}`);
+  }
+  const { width, height } = img;
+  if (!(width > 0 && height > 0)) throw new UsageError(`${file} is not an image this tool can read (it decodes to ${width}x${height})`);
+  if (width > MAX_SIDE || height > MAX_SIDE) throw new UsageError(`${file} is ${width}x${height} pixels: expected at most ${MAX_SIDE}x${MAX_SIDE}`);
+  const canvas = createCanvas(width, height);
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(img, 0, 0);
+  return { gray: rgbaToGray(ctx.getImageData(0, 0, width, height).data, width, height), width, height };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parse(argv);
+  if (!fs.existsSync(args.model)) {
+    throw new UsageError(`model folder ${args.model} does not exist: train one with \`npm run train -- --out ${args.model}\` or pass --model DIR`);
+  }
+  const dir = latestCheckpoint(args.model);
+  if (!dir) throw new UsageError(`${args.model} holds no checkpoint (expected model.json, or epoch-NNN/ folders from npm run train)`);
+  const { gray, width, height } = await readGray(args.image);
+  let digit: ReturnType<typeof preprocessDigit>;
+  try {
+    digit = preprocessDigit(gray, width, height);
+  } catch (e) {
+    throw new UsageError(`${args.image}: ${(e as Error).message}`);
+  }
+  await setupBackend({ force: args.backend, quiet: true });
+  const { model, optimizerWeights } = await loadCheckpoint(dir);
+  tf.dispose(optimizerWeights.map((w) => w.tensor));
+  const probs = tf.tidy(() => tf.softmax(model.predict(tf.tensor4d(digit.pixels, [1, 28, 28, 1])) as tf.Tensor).dataSync());
+  const top = Array.from(probs, (p, d) => ({ d, p })).sort((a, b) => b.p - a.p).slice(0, 3);
+  console.log(`${args.image}: ${width}x${height}, ${digit.inverted ? "light background (inverted)" : "dark background"}, ` +
+    `digit box ${digit.box.width}x${digit.box.height} at (${digit.box.x}, ${digit.box.y}) → 28x28; model ${dir}`);
+  for (const { d, p } of top) console.log(`  ${d}: ${(p * 100).toFixed(2)}%`);
+  model.dispose();
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (e) => {
+      if (e instanceof UsageError) {
+        if (e.message) console.error(`error: ${e.message}`);
+        console.error(USAGE);
+        process.exitCode = 2;
+      } else {
+        console.error(`error: ${(e as Error).message}`);
+        process.exitCode = 1;
+      }
+    },
+  );
+}
