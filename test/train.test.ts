@@ -1,0 +1,170 @@
+import { before, test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+  tf, setupBackend, createLectureCnn, loadMnist, mnistForTraining, train, epochOrder, formatEpoch, formatProgress,
+  listCheckpoints, loadCheckpoint, LabelledImages, EpochLog,
+} from "cnn-lab";
+
+let small: LabelledImages;
+let tiny: LabelledImages;
+before(async () => {
+  await setupBackend({ quiet: true });
+  const mnist = await loadMnist();
+  small = mnistForTraining(mnist.train, 300);
+  tiny = mnistForTraining(mnist.test, 100);
+});
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "train-test-"));
+const weightsOf = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+
+test("mnistForTraining: [n, 28, 28, 1] floats = pixels / 255, labels alongside", async () => {
+  const mnist = await loadMnist();
+  const d = mnistForTraining(mnist.train, 2);
+  assert.deepEqual(d.images.shape, [2, 28, 28, 1]);
+  const px = d.images.dataSync();
+  for (const i of [0, 150, 300, 783, 784 + 400]) assert.ok(Math.abs(px[i] - mnist.train.images[i] / 255) < 1e-7);
+  assert.deepEqual(Array.from(d.labels), [5, 0]); // the lecture: train_labels[0] is 5
+  assert.throws(() => mnistForTraining(mnist.train, 60001), /count must be at most 60000 \(the split's size\), got 60001/);
+  assert.throws(() => mnistForTraining(mnist.train, 0), /count must be a positive integer, got 0/);
+  d.images.dispose();
+});
+
+test("epochOrder: a seeded permutation, new each epoch, the same for the same seed", () => {
+  const a = epochOrder(1000, 777, 1);
+  assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(epochOrder(1000, 777, 1), a);
+  assert.notDeepEqual(epochOrder(1000, 777, 2), a);
+  assert.notDeepEqual(epochOrder(1000, 778, 1), a);
+  // Roughly uniform: the first position is not biased towards small indices.
+  const firsts = Array.from({ length: 400 }, (_, e) => epochOrder(10, 1, e)[0]);
+  const mean = firsts.reduce((s, v) => s + v, 0) / firsts.length;
+  assert.ok(Math.abs(mean - 4.5) < 0.5, `mean first index ${mean}`);
+});
+
+test("lecture-style lines", () => {
+  const log: EpochLog = { epoch: 1, loss: 0.123456789, trainAccuracy: 0.95, testAccuracy: 0.9846, seconds: 81.25 };
+  assert.equal(formatEpoch(log), "Epoch: 1 loss = 0.12345679 train accuracy = 0.9500 test accuracy = 0.9846 (81.3 s)");
+  assert.equal(
+    formatProgress({ epoch: 3, epochs: 15, batch: 180, batches: 600, loss: 0.04123, accuracy: 0.98711 }),
+    "epoch 3/15 [######--------------] 180/600 loss 0.0412 acc 0.9871",
+  );
+});
+
+test("training learns, logs every epoch, and does not leak tensors", async () => {
+  const model = createLectureCnn(777);
+  const start = tf.memory().numTensors;
+  const perEpoch: number[] = [];
+  const batches: number[] = [];
+  const { history, stopped } = await train(model, small, {
+    epochs: 3, batchSize: 50, test: tiny,
+    onBatch: (p) => batches.push(p.batch),
+    onEpoch: () => perEpoch.push(tf.memory().numTensors),
+  });
+  assert.equal(stopped, false);
+  assert.deepEqual(history.map((h) => h.epoch), [1, 2, 3]);
+  assert.deepEqual(batches, [1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6]);
+  // Adam's moments appear in the first step; after that the count must stay flat.
+  assert.equal(new Set(perEpoch).size, 1, `numTensors per epoch: ${perEpoch}`);
+  assert.equal(tf.memory().numTensors, start, "optimizer state is released when training ends");
+  assert.ok(history[2].loss < history[0].loss, `loss should fall: ${history.map((h) => h.loss)}`);
+  // Test accuracy equals an independent count on the final model.
+  const pred = tf.tidy(() => (model.predict(tiny.images) as tf.Tensor).argMax(-1).dataSync());
+  const correct = Array.from(pred).filter((p, i) => p === tiny.labels[i]).length;
+  assert.equal(history[2].testAccuracy, correct / tiny.labels.length);
+  for (const h of history) assert.ok(h.seconds > 0 && h.trainAccuracy >= 0 && h.trainAccuracy <= 1);
+  model.dispose();
+});
+
+test("same seed, same run: identical history and weights", async () => {
+  const run = async () => {
+    const model = createLectureCnn(777);
+    const { history } = await train(model, small, { epochs: 1, batchSize: 100, seed: 5 });
+    const w = weightsOf(model);
+    model.dispose();
+    return { losses: history.map((h) => h.loss), w };
+  };
+  const [a, b] = [await run(), await run()];
+  assert.deepEqual(a.losses, b.losses);
+  assert.deepEqual(a.w, b.w);
+});
+
+test("checkpoint per epoch, and resume (weights + Adam state) continues exactly as an uninterrupted run", async () => {
+  const straightDir = tmp();
+  const straight = createLectureCnn(777);
+  const full = await train(straight, small, { epochs: 2, batchSize: 100, checkpointDir: straightDir });
+  assert.deepEqual(listCheckpoints(straightDir).map((c) => c.epoch), [1, 2]);
+  const ck = await loadCheckpoint(listCheckpoints(straightDir)[1].dir);
+  assert.equal(ck.meta.epoch, 2);
+  assert.deepEqual(ck.meta.history, full.history);
+  ck.model.dispose();
+  tf.dispose(ck.optimizerWeights.map((w) => w.tensor));
+
+  const dir = tmp();
+  const first = createLectureCnn(777);
+  await train(first, small, { epochs: 1, batchSize: 100, checkpointDir: dir });
+  first.dispose();
+  // A fresh model resumed from epoch 1 must end exactly where the straight run did. (Same seed: dropout's
+  // seed is part of the architecture, not of the weights; the fresh weights are epoch 0's, not epoch 1's.)
+  const resumed = createLectureCnn(777);
+  const r = await train(resumed, small, { epochs: 2, batchSize: 100, checkpointDir: dir, resume: true });
+  assert.equal(r.resumedFrom, 1);
+  assert.deepEqual(r.history.map((h) => h.loss), full.history.map((h) => h.loss));
+  assert.deepEqual(weightsOf(resumed), weightsOf(straight), "Adam's moments and step count must be restored too");
+
+  // Resuming a finished run does nothing.
+  const again = await train(resumed, small, { epochs: 2, checkpointDir: dir, resume: true });
+  assert.equal(again.resumedFrom, 2);
+  assert.equal(again.history.length, 2);
+  [straight, resumed].forEach((m) => m.dispose());
+});
+
+test("keepCheckpoints keeps only the newest epochs", async () => {
+  const dir = tmp();
+  const model = createLectureCnn(777);
+  await train(model, tiny, { epochs: 3, batchSize: 50, checkpointDir: dir, keepCheckpoints: 2 });
+  assert.deepEqual(listCheckpoints(dir).map((c) => c.epoch), [2, 3]);
+  model.dispose();
+});
+
+test("the stop signal ends training after the current batch and keeps the last complete checkpoint", async () => {
+  const dir = tmp();
+  const model = createLectureCnn(777);
+  const controller = new AbortController();
+  const start = tf.memory().numTensors;
+  const r = await train(model, small, {
+    epochs: 5, batchSize: 50, checkpointDir: dir, signal: controller.signal,
+    onBatch: (p) => { if (p.epoch === 2 && p.batch === 2) controller.abort(); },
+  });
+  assert.equal(r.stopped, true);
+  assert.deepEqual(r.history.map((h) => h.epoch), [1]);
+  assert.deepEqual(listCheckpoints(dir).map((c) => c.epoch), [1]);
+  assert.deepEqual(fs.readdirSync(dir), ["epoch-001"], "no half-written folders");
+  assert.equal(tf.memory().numTensors, start);
+  model.dispose();
+});
+
+test("bad options are refused with what was expected", async () => {
+  const model = createLectureCnn(777);
+  await assert.rejects(train(model, tiny, { epochs: 0 }), /epochs must be a positive integer, got 0/);
+  await assert.rejects(train(model, tiny, { epochs: 1, batchSize: 2.5 }), /batchSize must be a positive integer, got 2.5/);
+  await assert.rejects(train(model, tiny, { epochs: 1, workers: -1 }), /workers must be a whole number >= 0, got -1/);
+  await assert.rejects(
+    train(model, { images: tiny.images, labels: Array.from(tiny.labels).slice(0, 10) }, { epochs: 1 }),
+    /expected one label per image: 100 images but 10 labels/,
+  );
+  await assert.rejects(train(model, tiny, { epochs: 1, resume: true }), /resume needs checkpointDir/);
+  const dir = tmp();
+  fs.mkdirSync(path.join(dir, "epoch-004"));
+  await assert.rejects(train(model, tiny, { epochs: 1, checkpointDir: dir }), /already holds checkpoints \(up to epoch 4\): resume to continue them/);
+  // A checkpoint from a different architecture is refused on resume, before any training.
+  const other = path.join(tmp(), "other");
+  const dense = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3] })] });
+  const { saveCheckpoint } = await import("cnn-lab");
+  await saveCheckpoint(path.join(other, "epoch-001"), dense, { meta: { epoch: 1, history: [{ epoch: 1 }] } });
+  await assert.rejects(train(model, tiny, { epochs: 2, checkpointDir: other, resume: true }), /does not fit this model/);
+  dense.dispose();
+  model.dispose();
+});
