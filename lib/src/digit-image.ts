@@ -104,14 +104,14 @@ export function preprocessDigit(gray: ArrayLike<number>, width: number, height: 
   const dw = Math.max(1, Math.round(bw * scale));
   const dh = Math.max(1, Math.round(bh * scale));
   const small = resize(crop, bw, bh, dw, dh);
-  // Centre of mass of the 20-px digit → pixel (14, 14) of the 28x28 field.
+  // Centre of mass of the 20-px digit → pixel index (14, 14) of the 28x28 field, where MNIST's own digits have it.
   let m = 0, cx = 0, cy = 0;
   for (let y = 0; y < dh; y++) for (let x = 0; x < dw; x++) {
     const v = small[y * dw + x];
     m += v; cx += v * x; cy += v * y;
   }
-  const ox = Math.round(14 - (cx / m + 0.5));
-  const oy = Math.round(14 - (cy / m + 0.5));
+  const ox = Math.round(14 - cx / m);
+  const oy = Math.round(14 - cy / m);
   const pixels = new Float32Array(28 * 28);
   for (let y = 0; y < dh; y++) for (let x = 0; x < dw; x++) {
     const tx = x + ox;
