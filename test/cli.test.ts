@@ -1,0 +1,159 @@
+// The two CLIs as a user runs them: bad input gets a clear message and a non-zero exit; a short real
+// training run writes checkpoints, resumes, stops cleanly on Ctrl-C; predict classifies a drawn digit.
+import { before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createCanvas } from "@napi-rs/canvas";
+import { loadMnist, Mnist } from "cnn-lab";
+
+const ROOT = path.resolve(__dirname, "..");
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "cli-test-"));
+
+function run(tool: "train" | "predict", args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", `tools/${tool}.ts`, ...args], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function usageError(r: ReturnType<typeof run>, message: RegExp): void {
+  assert.equal(r.code, 2, `exit code 2 expected, got ${r.code}; stderr: ${r.stderr}`);
+  assert.match(r.stderr, message);
+  assert.match(r.stderr, /usage: npm run (train|predict) --/);
+}
+
+let mnist: Mnist;
+let work: string;
+before(async () => {
+  mnist = await loadMnist();
+  work = tmp();
+});
+
+/** Test digit i drawn large, dark ink on light paper, as a PNG. */
+function digitPng(i: number, scale = 6): string {
+  const canvas = createCanvas(28 * scale + 40, 28 * scale + 20);
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#f4f4f4";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) {
+    const v = mnist.test.images[i * 784 + y * 28 + x];
+    const g = 244 - Math.round(v * 0.9);
+    ctx.fillStyle = `rgb(${g},${g},${g})`;
+    ctx.fillRect(20 + x * scale, 10 + y * scale, scale, scale);
+  }
+  const file = path.join(work, `digit-${i}.png`);
+  fs.writeFileSync(file, canvas.toBuffer("image/png"));
+  return file;
+}
+
+test("train: unknown flags and bad values are usage errors (exit 2) naming the flag and what it needs", () => {
+  usageError(run("train", ["--frobnicate"]), /error: Unknown option '--frobnicate'/);
+  usageError(run("train", ["--epochs", "-3"]), /error: --epochs must be a whole number >= 1, got "-3"/);
+  usageError(run("train", ["--epochs", "0"]), /error: --epochs must be a whole number >= 1, got "0"/);
+  usageError(run("train", ["--batch-size", "ten"]), /error: --batch-size must be a whole number >= 1, got "ten"/);
+  usageError(run("train", ["--epochs", "2.5"]), /got "2.5"/);
+  usageError(run("train", ["--backend", "gpu"]), /error: --backend must be one of tensorflow, wasm, cpu, got "gpu"/);
+  usageError(run("train", ["--out"]), /error: Option '--out <value>' argument missing/);
+  usageError(run("train", ["extra"]), /error: Unexpected argument 'extra'/);
+  usageError(run("train", ["--limit", "70000", "--out", path.join(work, "never")]), /--limit must be at most 60000 \(the training set\), got 70000/);
+  assert.ok(!fs.existsSync(path.join(work, "never")), "a refused run writes nothing");
+});
+
+test("train --plot says how to get nodeplotlib when it is not installed", (t) => {
+  try {
+    require.resolve("nodeplotlib");
+    t.skip("nodeplotlib is installed here");
+    return;
+  } catch {}
+  usageError(run("train", ["--plot", "--out", path.join(work, "plot")]), /--plot needs the optional package nodeplotlib, which is not installed: run `npm install nodeplotlib`/);
+});
+
+const out = () => path.join(work, "run");
+
+test("train: a short run writes one checkpoint per epoch, --resume continues, an existing run is not overwritten", () => {
+  const first = run("train", ["--epochs", "1", "--limit", "300", "--batch-size", "50", "--workers", "0", "--out", out()]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /training from scratch/);
+  assert.match(first.stdout, /^Epoch: 1 loss = \d\.\d{8} train accuracy = \d\.\d{4} test accuracy = \d\.\d{4} \(\d+\.\d s\) {2}checkpoint .*epoch-001$/m);
+  assert.deepEqual(fs.readdirSync(out()), ["epoch-001"]);
+
+  usageError(run("train", ["--epochs", "2", "--out", out()]), /already holds checkpoints \(up to epoch 1\): add --resume to continue, or choose another --out/);
+
+  const second = run("train", ["--epochs", "2", "--limit", "300", "--batch-size", "50", "--workers", "0", "--out", out(), "--resume"]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /resuming from .*epoch-001/);
+  assert.match(second.stdout, /^Epoch: 2 /m);
+  assert.doesNotMatch(second.stdout, /^Epoch: 1 /m);
+  assert.deepEqual(fs.readdirSync(out()), ["epoch-001", "epoch-002"]);
+});
+
+test("train: Ctrl-C stops after the current batch, exits 130 and keeps the last complete checkpoint", async () => {
+  const dir = path.join(work, "interrupted");
+  const child = spawn(process.execPath, ["--import", "tsx", "tools/train.ts", "--epochs", "20", "--limit", "3000", "--workers", "0", "--out", dir], { cwd: ROOT });
+  let stdout = "";
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => {
+    child.stdout.on("data", (d) => {
+      stdout += d;
+      // Interrupt in the middle of epoch 2.
+      if (/^Epoch: 1 /m.test(stdout) && !child.killed) setTimeout(() => child.kill("SIGINT"), 1500);
+    });
+    child.on("exit", resolve);
+  });
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /Ctrl-C: stopping after this batch; the last complete checkpoint is kept/);
+  assert.match(stdout, /stopped\. last complete checkpoint: .*epoch-001; continue with --resume/);
+  assert.deepEqual(fs.readdirSync(dir), ["epoch-001"], "only complete checkpoints, no temp folders");
+});
+
+test("predict: classifies a drawn test digit and prints the top-3 probabilities", () => {
+  const image = digitPng(0); // a 7
+  const r = run("predict", [image, "--model", out()]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /light background \(inverted\)/);
+  assert.match(r.stdout, /model .*epoch-002/);
+  const lines = [...r.stdout.matchAll(/^ {2}(\d): (\d+\.\d\d)%$/gm)].map((m) => ({ digit: Number(m[1]), p: Number(m[2]) }));
+  assert.equal(lines.length, 3);
+  assert.equal(new Set(lines.map((l) => l.digit)).size, 3);
+  assert.ok(lines[0].p >= lines[1].p && lines[1].p >= lines[2].p, "sorted by probability");
+  assert.ok(lines.reduce((s, l) => s + l.p, 0) <= 100.01);
+});
+
+test("predict: bad input gets a clear message and a non-zero exit", () => {
+  const image = digitPng(1);
+  usageError(run("predict", []), /error: expected one image file, got 0/);
+  usageError(run("predict", [image, "--bogus"]), /error: Unknown option '--bogus'/);
+  usageError(run("predict", [path.join(work, "nope.png"), "--model", out()]), /error: image .*nope\.png does not exist/);
+  const text = path.join(work, "notes.png");
+  fs.writeFileSync(text, "not an image at all");
+  usageError(run("predict", [text, "--model", out()]), /notes\.png is not an image this tool can read \(expected PNG, JPEG, WebP, GIF or BMP\)/);
+  const tiny = path.join(work, "tiny.png");
+  fs.writeFileSync(tiny, createCanvas(5, 4).toBuffer("image/png"));
+  usageError(run("predict", [tiny, "--model", out()]), /image is 5x4 pixels: expected at least 8x8 to hold a digit/);
+  const blank = createCanvas(40, 40);
+  blank.getContext("2d").fillStyle = "#ffffff";
+  blank.getContext("2d").fillRect(0, 0, 40, 40);
+  fs.writeFileSync(path.join(work, "blank.png"), blank.toBuffer("image/png"));
+  usageError(run("predict", [path.join(work, "blank.png"), "--model", out()]), /no digit found: the image is \(almost\) one uniform colour/);
+  usageError(run("predict", [image, "--model", path.join(work, "missing")]), /model folder .*missing does not exist: train one with `npm run train -- --out/);
+  fs.mkdirSync(path.join(work, "empty"));
+  usageError(run("predict", [image, "--model", path.join(work, "empty")]), /holds no checkpoint \(expected model\.json, or epoch-NNN\/ folders/);
+});
+
+test("a corrupt checkpoint is refused by predict and by train --resume, never loaded half-way", () => {
+  const dir = path.join(work, "corrupt");
+  fs.cpSync(out(), dir, { recursive: true });
+  const bin = path.join(dir, "epoch-002", "weights.bin");
+  const bytes = fs.readFileSync(bin);
+  fs.writeFileSync(bin, bytes.subarray(0, bytes.length - 1000));
+  const msg = /checkpoint .*epoch-002: weight files hold \d+ bytes but the manifest expects \d+ bytes \(corrupt or partial checkpoint\)/;
+  const p = run("predict", [digitPng(2), "--model", dir]);
+  assert.equal(p.code, 1);
+  assert.match(p.stderr, msg);
+  const t = run("train", ["--epochs", "3", "--limit", "300", "--workers", "0", "--out", dir, "--resume"]);
+  assert.equal(t.code, 1);
+  assert.match(t.stderr, msg);
+  assert.doesNotMatch(t.stdout, /^Epoch: 3/m);
+});
