@@ -60,13 +60,54 @@ test("train: unknown flags and bad values are usage errors (exit 2) naming the f
   assert.ok(!fs.existsSync(path.join(work, "never")), "a refused run writes nothing");
 });
 
-test("train --plot says how to get nodeplotlib when it is not installed", (t) => {
+function nodeplotlibInstalled(): boolean {
   try {
     require.resolve("nodeplotlib");
-    t.skip("nodeplotlib is installed here");
-    return;
-  } catch {}
-  usageError(run("train", ["--plot", "--out", path.join(work, "plot")]), /--plot needs the optional package nodeplotlib, which is not installed: run `npm install nodeplotlib`/);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test("train --plot without nodeplotlib says how to get it, before loading any data", () => {
+  // Hide the optional package (whether or not it is installed here) the way a missing install would.
+  const hide = path.join(work, "hide-nodeplotlib.cjs");
+  fs.writeFileSync(hide, `const M = require("module"); const r = M._resolveFilename;
+M._resolveFilename = function (req, ...rest) {
+  if (req === "nodeplotlib") { const e = new Error("Cannot find module 'nodeplotlib'"); e.code = "MODULE_NOT_FOUND"; throw e; }
+  return r.call(this, req, ...rest);
+};`);
+  const r = spawnSync(process.execPath, ["--require", hide, "--import", "tsx", "tools/train.ts", "--plot", "--out", path.join(work, "plot0")], { cwd: ROOT, encoding: "utf8" });
+  usageError({ code: r.status, stdout: r.stdout, stderr: r.stderr }, /--plot needs the optional package nodeplotlib, which is not installed: run `npm install nodeplotlib`/);
+  assert.doesNotMatch(r.stdout, /backend:/);
+});
+
+test("train --plot serves live curves through nodeplotlib", { skip: !nodeplotlibInstalled() && "nodeplotlib is not installed" }, async () => {
+  const port = 20000 + (process.pid % 20000);
+  // NODEPLOTLIB_PORT fixes the port and keeps nodeplotlib from opening a browser.
+  const child = spawn(process.execPath, ["--import", "tsx", "tools/train.ts", "--plot", "--epochs", "1", "--limit", "200", "--workers", "0", "--out", path.join(work, "plot")], {
+    cwd: ROOT, env: { ...process.env, NODEPLOTLIB_PORT: String(port) },
+  });
+  let stdout = "";
+  child.stderr.resume();
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "done:" line; stdout so far: ${stdout}`)), 120_000);
+      child.stdout.on("data", (d) => {
+        stdout += d;
+        if (/^done: /m.test(stdout)) { clearTimeout(timer); resolve(); }
+      });
+    });
+    assert.match(stdout, new RegExp(`Server running at http://localhost:${port}`));
+    const page = await fetch(`http://localhost:${port}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<title>Nodeplotlib<\/title>/);
+    assert.match(stdout, /the plots stay up until you close their browser window/);
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+  }
 });
 
 const out = () => path.join(work, "run");

@@ -179,7 +179,6 @@ async function main(argv: string[]): Promise<number> {
       plotter?.epoch(log);
     },
   }).finally(() => process.off("SIGINT", onSigint));
-  if (plotter) console.log("the plots stay up until you close their browser window (or press Ctrl-C)");
 
   tf.dispose([trainSet.images, testSet.images]);
   model.dispose();
@@ -192,6 +191,7 @@ async function main(argv: string[]): Promise<number> {
   if (result.resumedFrom >= args.epochs) console.log(`nothing to do: ${args.out} already has ${result.resumedFrom} epoch(s)`);
   const last = result.history[done - 1];
   if (last?.testAccuracy !== undefined) console.log(`done: ${done} epoch(s), test accuracy ${last.testAccuracy.toFixed(4)}`);
+  if (plotter) console.log("the plots stay up until you close their browser window (or press Ctrl-C)");
   return 0;
 }
 
