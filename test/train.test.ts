@@ -168,3 +168,18 @@ test("bad options are refused with what was expected", async () => {
   dense.dispose();
   model.dispose();
 });
+
+test("with worker threads: same bookkeeping, no tensor growth, learns", async () => {
+  const model = createLectureCnn(777);
+  const start = tf.memory().numTensors;
+  const perEpoch: number[] = [];
+  const { history } = await train(model, small, {
+    epochs: 2, batchSize: 50, workers: 1, test: tiny,
+    onEpoch: () => perEpoch.push(tf.memory().numTensors),
+  });
+  assert.deepEqual(history.map((h) => h.epoch), [1, 2]);
+  assert.equal(new Set(perEpoch).size, 1, `numTensors per epoch: ${perEpoch}`);
+  assert.equal(tf.memory().numTensors, start);
+  assert.ok(history[1].loss < history[0].loss);
+  model.dispose();
+});
