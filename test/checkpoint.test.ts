@@ -1,4 +1,4 @@
-import { before, test } from "node:test";
+import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -12,7 +12,10 @@ before(async () => {
   await setupBackend({ quiet: true });
 });
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "ckpt-test-"));
+// Every temp folder lives under one root, removed when the file's tests end.
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "ckpt-test-"));
+const tmp = () => fs.mkdtempSync(path.join(tmpRoot, "t-"));
+after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 
 /** The lecture CNN after one Adam step, so the optimizer has state worth saving. */
 function trainedOnce(): { model: tf.LayersModel; optimizer: tf.Optimizer; x: tf.Tensor4D } {

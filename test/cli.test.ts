@@ -1,6 +1,6 @@
 // The two CLIs as a user runs them: bad input gets a clear message and a non-zero exit; a short real
 // training run writes checkpoints, resumes, stops cleanly on Ctrl-C; predict classifies a drawn digit.
-import { before, test } from "node:test";
+import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -10,7 +10,10 @@ import { createCanvas } from "@napi-rs/canvas";
 import { loadMnist, Mnist } from "cnn-lab";
 
 const ROOT = path.resolve(__dirname, "..");
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "cli-test-"));
+// Every temp folder lives under one root, removed when the file's tests end.
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cli-test-"));
+const tmp = () => fs.mkdtempSync(path.join(tmpRoot, "t-"));
+after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 
 function run(tool: "train" | "predict", args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ["--import", "tsx", `tools/${tool}.ts`, ...args], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });

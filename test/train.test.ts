@@ -1,4 +1,4 @@
-import { before, test } from "node:test";
+import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -17,7 +17,10 @@ before(async () => {
   tiny = mnistForTraining(mnist.test, 100);
 });
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "train-test-"));
+// Every temp folder lives under one root, removed when the file's tests end.
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "train-test-"));
+const tmp = () => fs.mkdtempSync(path.join(tmpRoot, "t-"));
+after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 const weightsOf = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
 
 test("mnistForTraining: [n, 28, 28, 1] floats = pixels / 255, labels alongside", async () => {
