@@ -5,6 +5,7 @@
 // longer side and centred by centre of mass in 28x28.
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
+import { runCli, UsageError } from "./cli";
 import { loadImage, createCanvas } from "@napi-rs/canvas";
 import { tf, BACKENDS, BackendName, setupBackend, loadCheckpoint, latestCheckpoint, preprocessDigit, rgbaToGray, MAX_SIDE } from "cnn-lab";
 
@@ -13,7 +14,6 @@ const USAGE = `usage: npm run predict -- IMAGE [--model DIR] [--backend ${BACKEN
   --model DIR   a checkpoint folder, or a training --out folder (its last epoch is used); default checkpoints/cnn
   --backend X   force a TensorFlow.js backend`;
 
-class UsageError extends Error {}
 
 function parse(argv: string[]): { image: string; model: string; backend?: BackendName } {
   let parsed;
@@ -79,18 +79,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = code; },
-    (e) => {
-      if (e instanceof UsageError) {
-        if (e.message) console.error(`error: ${e.message}`);
-        console.error(USAGE);
-        process.exitCode = 2;
-      } else {
-        console.error(`error: ${(e as Error).message}`);
-        process.exitCode = 1;
-      }
-    },
-  );
-}
+if (require.main === module) runCli(main, USAGE);

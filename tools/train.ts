@@ -5,6 +5,7 @@
 // does not acknowledge Ctrl-C within 30 ms, and a training batch keeps the event loop busy longer than that.
 import * as os from "node:os";
 import { parseArgs } from "node:util";
+import { runCli, UsageError } from "./cli";
 import {
   tf, BACKENDS, BackendName, setupBackend, loadMnist, createLectureCnn, mnistForTraining, train,
   formatEpoch, formatProgress, latestCheckpoint, listCheckpoints, BatchProgress, EpochLog,
@@ -22,7 +23,6 @@ const USAGE = `usage: npm run train -- [--epochs N] [--batch-size B] [--backend 
   --limit N        train on the first N training images only (default all 60000)
   --seed S         shuffle/dropout seed (default 777, the lecture's)`;
 
-export class UsageError extends Error {}
 
 export interface TrainArgs {
   epochs: number;
@@ -197,18 +197,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = code; },
-    (e) => {
-      if (e instanceof UsageError) {
-        if (e.message) console.error(`error: ${e.message}`);
-        console.error(USAGE);
-        process.exitCode = 2;
-      } else {
-        console.error(`error: ${(e as Error).message}`);
-        process.exitCode = 1;
-      }
-    },
-  );
-}
+if (require.main === module) runCli(main, USAGE);
