@@ -27,7 +27,9 @@ async function main(): Promise<void> {
   if (app) {
     console.log(`opening Jupyter${app === "lab" ? "Lab" : " Notebook"} on notebooks/ (kernel "TypeScript" from ${JUPYTER_PATH})`);
     // Bound to localhost; Jupyter's token auth stays on (it prints the URL with the token).
-    const child = spawn("jupyter", [app, "--ip=127.0.0.1", `--notebook-dir=${join(PROJECT_ROOT, "notebooks")}`], { stdio: "inherit", env: jupyterEnv() });
+    const args = [app, "--ip=127.0.0.1", `--notebook-dir=${join(PROJECT_ROOT, "notebooks")}`];
+    if (process.getuid?.() === 0) args.push("--allow-root"); // containers often run as root; Jupyter refuses without it
+    const child = spawn("jupyter", args, { stdio: "inherit", env: jupyterEnv() });
     child.on("exit", (code) => process.exit(code ?? 0));
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => child.kill(sig));
     return;
