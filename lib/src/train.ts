@@ -6,7 +6,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint } from "./checkpoint";
 import { accuracy, Labels, predictClasses } from "./evaluate";
-import { DataParallelTrainer } from "./wasm-training/data-parallel";
+import { DataParallelTrainer, dropoutReseeder } from "./wasm-training/data-parallel";
 
 /** Images [n, 28, 28, 1] scaled to 0..1 and their class labels 0..9. */
 export interface LabelledImages {
@@ -107,18 +107,6 @@ function positiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
 }
 
-/**
- * A dropout layer built with a seed draws the same mask on every call, so the loop gives it a new
- * seed per step (seed + step): masks differ between batches and a run is still reproducible.
- */
-function dropoutReseeder(model: tf.LayersModel): (step: number) => void {
-  const layers = model.layers.filter((l) => l.getClassName() === "Dropout") as unknown as { seed?: number }[];
-  const base = layers.map((l) => l.seed);
-  return (step) => layers.forEach((l, i) => {
-    if (base[i] !== undefined) l.seed = base[i]! + step;
-  });
-}
-
 async function restore(model: tf.LayersModel, optimizer: tf.Optimizer, dir: string): Promise<EpochLog[]> {
   const ckpt = await loadCheckpoint(dir);
   try {
@@ -185,7 +173,7 @@ export async function train(model: tf.LayersModel, data: LabelledImages, opts: T
         if (trainer) {
           [loss, acc] = await parallelStep(trainer, data, idx);
         } else {
-          reseedDropout((epoch - 1) * batches + b);
+          reseedDropout((epoch - 1) * batches + b, 0); // the single-threaded loop is replica 0
           [loss, acc] = step(model, optimizer, variables, data, idx);
         }
         lossSum += loss;
