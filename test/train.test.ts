@@ -172,6 +172,21 @@ test("bad options are refused with what was expected", async () => {
   model.dispose();
 });
 
+test("with worker threads, resume also continues exactly (the dropout masks follow the global batch index)", async () => {
+  const opts = { batchSize: 100, workers: 1 };
+  const straight = createLectureCnn(777);
+  await train(straight, small, { ...opts, epochs: 2 });
+  const dir = tmp();
+  const first = createLectureCnn(777);
+  await train(first, small, { ...opts, epochs: 1, checkpointDir: dir });
+  first.dispose();
+  const resumed = createLectureCnn(777);
+  const r = await train(resumed, small, { ...opts, epochs: 2, checkpointDir: dir, resume: true });
+  assert.equal(r.resumedFrom, 1);
+  assert.deepEqual(weightsOf(resumed), weightsOf(straight));
+  [straight, resumed].forEach((m) => m.dispose());
+});
+
 test("with worker threads: same bookkeeping, no tensor growth, learns", async () => {
   const model = createLectureCnn(777);
   const start = tf.memory().numTensors;

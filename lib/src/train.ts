@@ -170,10 +170,11 @@ export async function train(model: tf.LayersModel, data: LabelledImages, opts: T
       for (let b = 0; b < batches; b++) {
         const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
         let loss: number, acc: number;
+        const globalStep = (epoch - 1) * batches + b; // picks the dropout masks, so resume draws the same ones
         if (trainer) {
-          [loss, acc] = await parallelStep(trainer, data, idx);
+          [loss, acc] = await parallelStep(trainer, data, idx, globalStep);
         } else {
-          reseedDropout((epoch - 1) * batches + b, 0); // the single-threaded loop is replica 0
+          reseedDropout(globalStep, 0); // the single-threaded loop is replica 0
           [loss, acc] = step(model, optimizer, variables, data, idx);
         }
         lossSum += loss;
@@ -236,13 +237,13 @@ function step(
   return values;
 }
 
-async function parallelStep(trainer: DataParallelTrainer, data: LabelledImages, idx: Int32Array): Promise<[number, number]> {
+async function parallelStep(trainer: DataParallelTrainer, data: LabelledImages, idx: Int32Array, step: number): Promise<[number, number]> {
   const [x, y] = tf.tidy(() => [
     tf.gather(data.images, tf.tensor1d(idx, "int32")),
     tf.oneHot(tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]), "int32"), 10),
   ]);
   try {
-    const r = await trainer.step(x, y);
+    const r = await trainer.step(x, y, step);
     return [r.loss, r.accuracy];
   } finally {
     tf.dispose([x, y]);

@@ -101,8 +101,10 @@ export class DataParallelTrainer {
   /**
    * One optimizer step on the batch (x [n, ...], one-hot y [n, classes]); returns the batch's mean loss and
    * accuracy (training mode, before the update), as a single-threaded step would.
+   * `step` numbers the run's batches (it picks the dropout masks); a resumed run passes its global batch
+   * index so it draws the masks the uninterrupted run would have. Default: this trainer's own count.
    */
-  async step(x: tf.Tensor, y: tf.Tensor): Promise<{ loss: number; accuracy: number }> {
+  async step(x: tf.Tensor, y: tf.Tensor, step = this.stepCount): Promise<{ loss: number; accuracy: number }> {
     const n = x.shape[0];
     if (y.shape[0] !== n) throw new Error(`step: x has ${n} examples but y has ${y.shape[0]}`);
     const shards = this.workers.length + 1;
@@ -110,7 +112,7 @@ export class DataParallelTrainer {
     // Shard sizes as equal as possible; the main thread takes the first one.
     const sizes = Array.from({ length: shards }, (_, i) => Math.floor(n / shards) + (i < n % shards ? 1 : 0));
     const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
-    const step = this.stepCount++;
+    this.stepCount = step + 1;
     const weights = this.model.getWeights().map((w) => w.dataSync() as Float32Array);
     const replies = this.workers.map((worker, k) => {
       const [xs, ys] = [x, y].map((t) => t.slice(starts[k + 1], sizes[k + 1]));
