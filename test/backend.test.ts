@@ -31,7 +31,7 @@ function setup(env: Record<string, string>): { code: number; out: string } {
 test("without tfjs-node the wasm backend runs and the line says why", { skip: realTfjsNode && "tfjs-node is installed here" }, () => {
   const r = setup({});
   assert.equal(r.code, 0);
-  assert.match(r.out, /^backend: wasm \(tfjs-node not installed: native libtensorflow missing/m);
+  assert.match(r.out, /^backend: wasm \(tfjs-node not installed: optional, its install downloads native libtensorflow\)$/m);
 });
 
 test("a half-installed tfjs-node (binary missing) falls back instead of crashing", { skip: realTfjsNode && "tfjs-node is installed here" }, () => {

@@ -31,7 +31,7 @@ function loadTensorflow(): string | undefined {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === "MODULE_NOT_FOUND" && /'@tensorflow\/tfjs-node'/.test(firstLine(e))) {
-      return "tfjs-node not installed: native libtensorflow missing (its install downloads it)";
+      return "tfjs-node not installed: optional, its install downloads native libtensorflow";
     }
     return `tfjs-node installed but its native library failed to load: ${firstLine(e)}`;
   }
