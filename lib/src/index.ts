@@ -16,3 +16,4 @@ export * from "./evaluate";
 export * from "./train";
 export * from "./charts";
 export * from "./digit-image";
+export * from "./runs";

@@ -195,7 +195,7 @@ export async function train(model: tf.LayersModel, data: LabelledImages, opts: T
       if (opts.checkpointDir) {
         await saveCheckpoint(path.join(opts.checkpointDir, epochDirName(epoch)), model, {
           optimizer,
-          meta: { epoch, history, seed, batchSize, learningRate },
+          meta: { epoch, history, seed, batchSize, learningRate, trainImages: n, workers },
         });
         prune(opts.checkpointDir, opts.keepCheckpoints);
       }

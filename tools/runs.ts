@@ -1,0 +1,55 @@
+// npm run runs -- [DIR ...] [--notebook FILE --notebook-seed S --notebook-workers W] [--out FILE]
+// Collects finished full training runs (npm run train --out DIR, and the run stored in notebook 06's outputs)
+// into data/full-runs.json, which notebook 06 shows: the lecture prints one run, a fair comparison needs several.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { runCli, UsageError } from "./cli";
+import { runFromCheckpoints, runFromNotebook, formatRuns, FullRun, LECTURE_SCHEDULE } from "cnn-lab";
+
+const USAGE = `usage: npm run runs -- [DIR ...] [--notebook FILE] [--notebook-seed S] [--notebook-workers W] [--out FILE]
+  DIR                  a finished npm run train --out folder (15 epochs, batch 100, Adam 0.001, 60,000 images)
+  --notebook FILE      also the run printed in FILE's stored outputs (default notebooks/06-full-cnn.ipynb)
+  --notebook-seed S    that run's seed (default 777)
+  --notebook-workers W that run's extra worker threads (default 1)
+  --out FILE           where to write (default data/full-runs.json)`;
+
+function int(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number >= 0, got "${v}"`);
+  return Number(v);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, strict: true, allowPositionals: true,
+      options: {
+        notebook: { type: "string" }, "notebook-seed": { type: "string" }, "notebook-workers": { type: "string" },
+        out: { type: "string" }, help: { type: "boolean" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split("\n")[0]);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) throw new UsageError("");
+  const notebook = values.notebook ?? "notebooks/06-full-cnn.ipynb";
+  const runs: FullRun[] = [
+    runFromNotebook(notebook, int("notebook-seed", values["notebook-seed"], 777), int("notebook-workers", values["notebook-workers"], 1)),
+    ...positionals.map((dir) => runFromCheckpoints(dir)),
+  ];
+  const seeds = runs.map((r) => r.seed);
+  const twice = seeds.find((s, i) => seeds.indexOf(s) !== i);
+  if (twice !== undefined) throw new UsageError(`seed ${twice} appears twice: each run must have its own seed`);
+  const out = values.out ?? "data/full-runs.json";
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const doc = { schedule: LECTURE_SCHEDULE, runs: runs.map((r) => ({ ...r, source: path.relative(process.cwd(), r.source) })) };
+  fs.writeFileSync(out, JSON.stringify(doc, null, 1) + "\n");
+  console.log(formatRuns(runs));
+  console.log(`written: ${out}`);
+  return 0;
+}
+
+if (require.main === module) runCli(main, USAGE);
