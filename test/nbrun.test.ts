@@ -52,6 +52,25 @@ test("update stores outputs and check passes; an altered stored output fails wit
   assert.match(r.out, /xs\.reduce/, "the failing cell's source is shown");
 });
 
+test("update --keep-ignored keeps the stored outputs of ignore-output cells and refreshes the others", () => {
+  const path = notebook("keep", [
+    { source: 'console.log("run", process.env.NB_PHASE);', tags: ["ignore-output"] },
+    { source: 'console.log("schedule-free", 2 * 21);' },
+  ], false);
+  const update = (phase: string, ...flags: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", join(root, "tools", "nbrun.ts"), "update", ...flags, path], { encoding: "utf8", env: { ...process.env, NB_PHASE: phase } });
+  assert.equal(update("full").status, 0);
+  const first = JSON.parse(readFileSync(path, "utf8"));
+  first.cells[1].outputs[0].text = ["stale\n"];
+  writeNotebook(path, first);
+  assert.equal(update("quick", "--keep-ignored").status, 0);
+  const kept = JSON.parse(readFileSync(path, "utf8"));
+  assert.deepEqual(kept.cells[0].outputs[0].text, ["run full\n"], "the ignore-output cell keeps the earlier run's output");
+  assert.deepEqual(kept.cells[1].outputs[0].text, ["schedule-free 42\n"]);
+  assert.equal(update("quick").status, 0);
+  assert.deepEqual(JSON.parse(readFileSync(path, "utf8")).cells[0].outputs[0].text, ["run quick\n"], "without the flag every cell is refreshed");
+});
+
 test("a cell that throws fails with the error text; raises-exception accepts it", () => {
   const path = notebook("throws", [{ source: 'throw new Error("the filter shape is wrong");' }]);
   const r = nbrun("check", path);

@@ -1,7 +1,9 @@
 // Notebook regression runner.
 //   tsx tools/nbrun.ts check  [notebooks…]   re-execute and compare with the stored outputs (exit 1 on any failure)
 //   tsx tools/nbrun.ts update [notebooks…]   re-execute and store the new outputs
-// Without paths: every notebooks/*.ipynb. Options: --no-leak-check (skip the re-run check), --timeout S (per cell).
+// Without paths: every notebooks/*.ipynb. Options: --no-leak-check (skip the re-run check), --timeout S (per cell),
+// --keep-ignored (update: cells tagged ignore-output keep their stored outputs, e.g. a full training run's, while
+// the other cells, which check compares literally under any schedule, take the new ones).
 // check runs the full-CNN notebook's reduced training schedule (CNN_QUICK=1) unless CNN_QUICK is set;
 // update runs what the environment says (the full 15 epochs by default), since stored outputs come from a full run.
 import { readdirSync } from "node:fs";
@@ -26,7 +28,9 @@ export function listNotebooks(args: string[]): string[] {
   return readdirSync(dir).filter((f) => f.endsWith(".ipynb")).sort().map((f) => join(dir, f));
 }
 
-async function processNotebook(path: string, mode: "check" | "update", leakCheck: boolean, timeoutS?: number): Promise<string[]> {
+interface RunOptions { leakCheck: boolean; keepIgnored: boolean; timeoutS?: number }
+
+async function processNotebook(path: string, mode: "check" | "update", { leakCheck, keepIgnored, timeoutS }: RunOptions): Promise<string[]> {
   const nb: Notebook = readNotebook(path);
   if (timeoutS) for (const c of nb.cells) c.metadata = { ...c.metadata, nbrun: { ...c.metadata?.nbrun, timeout: c.metadata?.nbrun?.timeout ?? timeoutS } };
   const started = Date.now();
@@ -40,7 +44,7 @@ async function processNotebook(path: string, mode: "check" | "update", leakCheck
     }
     if (problems.length) errors.push(report(path, r, problems));
     if (mode === "update" && r.result) {
-      r.cell.outputs = r.result.outputs;
+      if (!(keepIgnored && tags(r.cell).includes("ignore-output"))) r.cell.outputs = r.result.outputs;
       r.cell.execution_count = ++count;
     }
   }
@@ -59,15 +63,17 @@ async function processNotebook(path: string, mode: "check" | "update", leakCheck
 async function main(argv: string[]): Promise<number> {
   const [mode, ...rest] = argv;
   if (mode !== "check" && mode !== "update") {
-    console.error("usage: nbrun check|update [--no-leak-check] [--timeout S] [notebook.ipynb …]");
+    console.error("usage: nbrun check|update [--no-leak-check] [--keep-ignored] [--timeout S] [notebook.ipynb …]");
     return 2;
   }
   let leakCheck = mode === "check";
+  let keepIgnored = false;
   let timeoutS: number | undefined;
   const paths: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     if (a === "--no-leak-check") leakCheck = false;
+    else if (a === "--keep-ignored" && mode === "update") keepIgnored = true;
     else if (a === "--timeout") {
       timeoutS = Number(rest[++i]);
       if (!(timeoutS > 0)) { console.error(`--timeout needs a number of seconds > 0 (default ${DEFAULT_CELL_TIMEOUT_S})`); return 2; }
@@ -78,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
   const all: string[] = [];
   for (const path of listNotebooks(paths)) {
     try {
-      all.push(...(await processNotebook(path, mode, leakCheck, timeoutS)));
+      all.push(...(await processNotebook(path, mode, { leakCheck, keepIgnored, timeoutS })));
     } catch (e) {
       all.push(`✗ ${path}: ${(e as Error).message}`);
     }
