@@ -83,17 +83,16 @@ export function summarizeRuns(runs: FullRun[]): RunsSummary {
   return { final, mean, sd, min: Math.min(...final), max: Math.max(...final) };
 }
 
-/** A table, one run per line: seed, threads, last-epoch and best test accuracy, minutes; then the summary. */
+/** A table, one run per line: seed, last-epoch and best test accuracy, minutes; then the summary. */
 export function formatRuns(runs: FullRun[]): string {
   const s = summarizeRuns(runs);
-  const lines = ["seed  threads  last epoch  best (epoch)   minutes"];
+  const lines = ["seed  last epoch  best (epoch)  minutes"];
   runs.forEach((r, i) => {
     const best = r.history.reduce((a, b) => (b.testAccuracy! > a.testAccuracy! ? b : a));
     const minutes = r.history.reduce((a, b) => a + b.seconds, 0) / 60;
-    const threads = r.workers === undefined ? "?" : String(r.workers + 1);
     lines.push(
-      `${String(r.seed).padStart(4)}  ${threads.padStart(7)}  ${s.final[i].toFixed(4).padStart(10)}  ${best.testAccuracy!.toFixed(4)} (${String(best.epoch).padStart(2)})` +
-        `   ${minutes.toFixed(1).padStart(7)}`,
+      `${String(r.seed).padStart(4)}  ${s.final[i].toFixed(4).padStart(10)}  ${best.testAccuracy!.toFixed(4)} (${String(best.epoch).padStart(2)})` +
+        `  ${minutes.toFixed(1).padStart(7)}`,
     );
   });
   lines.push(
