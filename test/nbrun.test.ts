@@ -69,6 +69,9 @@ test("update --keep-ignored keeps the stored outputs of ignore-output cells and 
   assert.deepEqual(kept.cells[1].outputs[0].text, ["schedule-free 42\n"]);
   assert.equal(update("quick").status, 0);
   assert.deepEqual(JSON.parse(readFileSync(path, "utf8")).cells[0].outputs[0].text, ["run quick\n"], "without the flag every cell is refreshed");
+  const misuse = nbrun("check", "--keep-ignored", path);
+  assert.equal(misuse.code, 2);
+  assert.match(misuse.out, /--keep-ignored applies to update only/);
 });
 
 test("a cell that throws fails with the error text; raises-exception accepts it", () => {

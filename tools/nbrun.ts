@@ -73,7 +73,10 @@ async function main(argv: string[]): Promise<number> {
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     if (a === "--no-leak-check") leakCheck = false;
-    else if (a === "--keep-ignored" && mode === "update") keepIgnored = true;
+    else if (a === "--keep-ignored") {
+      if (mode !== "update") { console.error("--keep-ignored applies to update only (check never writes outputs)"); return 2; }
+      keepIgnored = true;
+    }
     else if (a === "--timeout") {
       timeoutS = Number(rest[++i]);
       if (!(timeoutS > 0)) { console.error(`--timeout needs a number of seconds > 0 (default ${DEFAULT_CELL_TIMEOUT_S})`); return 2; }
