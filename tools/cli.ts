@@ -16,3 +16,12 @@ export function runCli(main: (argv: string[]) => Promise<number>, usage: string)
     },
   );
 }
+
+/** A whole-number flag value >= min (`fallback` when the flag is absent); anything else is a usage error. */
+export function intOption(name: string, v: string | undefined, min: number, fallback?: number): number | undefined {
+  if (v === undefined) return fallback;
+  if (!/^-?\d+$/.test(v.trim()) || Number(v) < min) {
+    throw new UsageError(`--${name} must be a whole number >= ${min}, got "${v}"`);
+  }
+  return Number(v);
+}

@@ -4,7 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { runCli, UsageError } from "./cli";
+import { intOption, runCli, UsageError } from "./cli";
 import { runFromCheckpoints, runFromNotebook, formatRuns, FullRun, LECTURE_SCHEDULE } from "cnn-lab";
 
 const USAGE = `usage: npm run runs -- [DIR ...] [--notebook FILE] [--notebook-seed S] [--notebook-workers W] [--out FILE]
@@ -13,12 +13,6 @@ const USAGE = `usage: npm run runs -- [DIR ...] [--notebook FILE] [--notebook-se
   --notebook-seed S    that run's seed (default 777)
   --notebook-workers W that run's extra worker threads (default 1)
   --out FILE           where to write (default data/full-runs.json)`;
-
-function int(name: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number >= 0, got "${v}"`);
-  return Number(v);
-}
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -37,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.help) throw new UsageError("");
   const notebook = values.notebook ?? "notebooks/06-full-cnn.ipynb";
   const runs: FullRun[] = [
-    runFromNotebook(notebook, int("notebook-seed", values["notebook-seed"], 777), int("notebook-workers", values["notebook-workers"], 1)),
+    runFromNotebook(notebook, intOption("notebook-seed", values["notebook-seed"], 0, 777)!, intOption("notebook-workers", values["notebook-workers"], 0, 1)),
     ...positionals.map((dir) => runFromCheckpoints(dir)),
   ];
   const seeds = runs.map((r) => r.seed);

@@ -5,7 +5,7 @@
 // does not acknowledge Ctrl-C within 30 ms, and a training batch keeps the event loop busy longer than that.
 import * as os from "node:os";
 import { parseArgs } from "node:util";
-import { runCli, UsageError } from "./cli";
+import { intOption as int, runCli, UsageError } from "./cli";
 import {
   tf, BACKENDS, BackendName, setupBackend, loadMnist, createLectureCnn, mnistForTraining, train,
   formatEpoch, formatProgress, latestCheckpoint, listCheckpoints, BatchProgress, EpochLog,
@@ -36,13 +36,6 @@ export interface TrainArgs {
   seed: number;
 }
 
-function int(name: string, v: string | undefined, min: number, fallback?: number): number | undefined {
-  if (v === undefined) return fallback;
-  if (!/^-?\d+$/.test(v.trim()) || Number(v) < min) {
-    throw new UsageError(`--${name} must be a whole number >= ${min}, got "${v}"`);
-  }
-  return Number(v);
-}
 
 /** `--epochs -3` → `--epochs=-3`, so a negative number gets the range message, not "ambiguous argument". */
 export function joinNegativeValues(argv: string[]): string[] {
