@@ -1,9 +1,9 @@
 // The two charts the full-CNN notebook needs besides images: training curves (a line chart, like
-// plt.plot) and the confusion matrix (an annotated heatmap). Same canvas, font and display as plot.ts.
-import { createCanvas, type SKRSContext2D } from "@napi-rs/canvas";
+// plt.plot) and the confusion matrix (an annotated heatmap). Same figure base (figure.ts) and font as plot.ts.
+import type { SKRSContext2D } from "@napi-rs/canvas";
 import { grayLevel } from "./colormap";
+import { Figure, finish, whiteCanvas, type ShowOptions } from "./figure";
 import { font } from "./font";
-import { Figure, type ShowOptions } from "./plot";
 
 export interface Series {
   label: string;
@@ -23,11 +23,6 @@ export interface LineChartOptions extends ShowOptions {
 
 // matplotlib's default colour cycle (tab:blue, tab:orange, tab:green, tab:red).
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"];
-
-function finish(fig: Figure, opts: ShowOptions): Figure {
-  if (opts.show ?? true) fig.show(opts.file);
-  return fig;
-}
 
 function text(ctx: SKRSContext2D, s: string, x: number, y: number, px: number, align: CanvasTextAlign = "center", color = "#000000"): void {
   ctx.font = font(px);
@@ -59,10 +54,7 @@ export function lineChart(series: Series[], opts: LineChartOptions = {}): Figure
   const W = opts.width ?? 420;
   const H = opts.height ?? 280;
   const pad = { left: 58, right: 14, top: opts.title ? 30 : 14, bottom: 42 };
-  const canvas = createCanvas(W, H);
-  const ctx = canvas.getContext("2d");
-  ctx.fillStyle = "#ffffff";
-  ctx.fillRect(0, 0, W, H);
+  const { canvas, ctx } = whiteCanvas(W, H);
   const n = Math.max(...series.map((s) => s.values.length));
   let lo = Math.min(...values);
   let hi = Math.max(...values);
@@ -135,10 +127,7 @@ export function heatmap(matrix: number[][], opts: HeatmapOptions = {}): Figure {
   const pad = { left: 52, top: opts.title ? 30 : 10, bottom: 44, right: 10 };
   const W = pad.left + cols * cell + pad.right;
   const H = pad.top + rows * cell + pad.bottom;
-  const canvas = createCanvas(W, H);
-  const ctx = canvas.getContext("2d");
-  ctx.fillStyle = "#ffffff";
-  ctx.fillRect(0, 0, W, H);
+  const { canvas, ctx } = whiteCanvas(W, H);
   const flat = matrix.flat();
   // sqrt scale: a few confusions next to ~1000 correct ones still show as light grey, not white.
   const vmax = Math.sqrt(Math.max(...flat));

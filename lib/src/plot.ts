@@ -1,11 +1,9 @@
 // matplotlib's imshow and subplot grid, drawn with @napi-rs/canvas into a PNG. In tslab the
 // figure shows inline (like %matplotlib inline); from a plain script it is written to a file.
 import * as tf from "@tensorflow/tfjs";
-import { createCanvas, type SKRSContext2D } from "@napi-rs/canvas";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { inspect } from "node:util";
+import type { SKRSContext2D } from "@napi-rs/canvas";
 import { checkCmap, grayLevel, type Cmap } from "./colormap";
+import { Figure, finish, whiteCanvas, type ShowOptions } from "./figure";
 import { font } from "./font";
 
 /** A 2-D image: a rank-2 tensor or rows of numbers. */
@@ -22,12 +20,8 @@ export interface ImageOptions {
   annotate?: boolean;
 }
 
-export interface ShowOptions {
-  /** Display (inline in tslab, else write a PNG file) right away; default true. */
-  show?: boolean;
-  /** Where to write the PNG outside tslab; default ./figures/figure-<n>.png. */
-  file?: string;
-}
+export type { ShowOptions } from "./figure";
+export { Figure } from "./figure";
 
 export interface ImshowOptions extends ImageOptions, ShowOptions {
   title?: string;
@@ -50,73 +44,6 @@ const MARGIN = 8;
 const TITLE_PX = 14;
 const TITLE_ROW = 22;
 const AXES_COLOR = "#404040";
-
-let figureCount = 0;
-
-/** What a Figure needs from its canvas (structural, so no canvas or DOM types leak into the API). */
-export interface PngSource {
-  readonly width: number;
-  readonly height: number;
-  toBuffer(mime: "image/png"): Buffer;
-}
-
-/** A rendered figure: `png()` for the bytes, `show()` to display it or write it to a file. */
-export class Figure {
-  private readonly canvas: PngSource;
-  readonly axes: number;
-  constructor(canvas: PngSource, axes: number) {
-    this.canvas = canvas;
-    this.axes = axes;
-  }
-  get width(): number {
-    return this.canvas.width;
-  }
-  get height(): number {
-    return this.canvas.height;
-  }
-  /** The PNG bytes. */
-  png(): Buffer {
-    return this.canvas.toBuffer("image/png");
-  }
-  /** Writes the PNG to `file` (folders created) and returns its absolute path. */
-  save(file: string): string {
-    const path = resolve(file);
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, this.png());
-    return path;
-  }
-  /**
-   * Inline in a tslab notebook; elsewhere writes a PNG (to `file`, default
-   * ./figures/figure-<n>.png) and prints its path. Returns the path, or undefined when inline.
-   */
-  show(file?: string): string | undefined {
-    if (displayInline(this.png())) return undefined;
-    const path = this.save(file ?? join("figures", `figure-${++figureCount}.png`));
-    console.log(`figure saved: ${path}`);
-    return path;
-  }
-  [inspect.custom](): string {
-    return `<Figure size ${this.width}x${this.height} with ${this.axes} Axes>`;
-  }
-}
-
-/** tslab's display when this runs inside its kernel; outside, tslab throws "Not ready". */
-function displayInline(png: Buffer): boolean {
-  let display: { png(b: Uint8Array): void } | undefined;
-  try {
-    // The kernel's own tslab instance: the kernel runs from this same node_modules.
-    display = require("tslab").display;
-  } catch {
-    return false;
-  }
-  try {
-    display!.png(png);
-    return true;
-  } catch (e) {
-    if (e instanceof Error && e.message === "Not ready") return false;
-    throw e;
-  }
-}
 
 function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(",")}]`;
@@ -211,11 +138,6 @@ function cellFor(rows: number[][], size: number): number {
   return Math.max(1, Math.floor(size / Math.max(rows.length, rows[0].length)));
 }
 
-function finish(fig: Figure, opts: ShowOptions): Figure {
-  if (opts.show ?? true) fig.show(opts.file);
-  return fig;
-}
-
 /**
  * matplotlib's `plt.imshow(image, cmap=...)` + `plt.show()`: draws a 2-D image with square
  * nearest-neighbour cells (a 3x3 image stays 9 crisp squares) and displays it.
@@ -227,10 +149,7 @@ export function imshow(image: Image2D, opts: ImshowOptions = {}): Figure {
   const top = opts.title ? TITLE_ROW : 0;
   const w = rows[0].length * cell;
   const h = rows.length * cell;
-  const canvas = createCanvas(w + 2 * MARGIN, h + 2 * MARGIN + top);
-  const ctx = canvas.getContext("2d");
-  ctx.fillStyle = "#ffffff";
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const { canvas, ctx } = whiteCanvas(w + 2 * MARGIN, h + 2 * MARGIN + top);
   if (opts.title) drawTitle(ctx, opts.title, canvas.width / 2, MARGIN + TITLE_ROW / 2 - 2, canvas.width - 4);
   drawImage(ctx, { rows, x: MARGIN, y: MARGIN + top, cell }, opts);
   return finish(new Figure(canvas, 1), opts);
@@ -257,10 +176,7 @@ export function subplots(images: Image2D[], opts: SubplotsOptions = {}): Figure 
   const top = opts.title ? TITLE_ROW : 0;
   const slotW = size + 2 * MARGIN;
   const slotH = size + 2 * MARGIN + titleRow;
-  const canvas = createCanvas(Math.min(cols, all.length) * slotW, gridRows * slotH + top);
-  const ctx = canvas.getContext("2d");
-  ctx.fillStyle = "#ffffff";
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const { canvas, ctx } = whiteCanvas(Math.min(cols, all.length) * slotW, gridRows * slotH + top);
   if (opts.title) drawTitle(ctx, opts.title, canvas.width / 2, MARGIN + TITLE_ROW / 2 - 2, canvas.width - 4);
   all.forEach((rows, i) => {
     const slotX = (i % cols) * slotW;
