@@ -2,6 +2,7 @@
 // tfjs-node downloads libtensorflow at install time, which fails offline, on new Node versions,
 // on Apple Silicon and on Windows, so it is optional and every failure falls through to wasm.
 import * as tf from "@tensorflow/tfjs";
+import { installWasmTrainingKernels } from "./wasm-training";
 
 export const BACKENDS = ["tensorflow", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -11,12 +12,6 @@ export interface BackendInfo {
   name: BackendName;
   /** Why the preferred backends were not used (empty when the first choice loaded). */
   fallbacks: string[];
-}
-
-/** Hooks run once a backend is active (the wasm training kernels register here). */
-const onSelected: Partial<Record<BackendName, () => void>> = {};
-export function onBackendSelected(name: BackendName, hook: () => void): void {
-  onSelected[name] = hook;
 }
 
 function firstLine(e: unknown): string {
@@ -54,7 +49,8 @@ async function activate(name: BackendName): Promise<string | undefined> {
   } catch (e) {
     return `${name} backend failed to initialise: ${firstLine(e)}`;
   }
-  onSelected[name]?.();
+  // Stock tfjs-backend-wasm cannot train a CNN: add the project's gradient kernels.
+  if (name === "wasm") installWasmTrainingKernels();
   return undefined;
 }
 

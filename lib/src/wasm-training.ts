@@ -3,15 +3,12 @@
 // Identity/Cast), registered whenever setupBackend() picks wasm. Same results as TF's kernels (tested
 // against the cpu backend); the lecture CNN trains at ~380 images/s on one core instead of not at all.
 import * as tf from "@tensorflow/tfjs";
-import { onBackendSelected } from "./backend";
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel } from "./wasm-training/conv2d-grads";
 import { maxPoolGradKernel } from "./wasm-training/max-pool-grad";
 import { batchMatMulKernel, sumKernel } from "./wasm-training/matmul-sum";
 import { castKernel, identityKernel } from "./wasm-training/identity-cast";
 
 export { conv2dBackpropFilter, conv2dBackpropInput } from "./wasm-training/conv2d-grads";
-export { DataParallelTrainer } from "./wasm-training/data-parallel";
-export type { DataParallelOptions } from "./wasm-training/data-parallel";
 
 const KERNELS: tf.KernelConfig[] = [conv2dBackpropFilterKernel, conv2dBackpropInputKernel, maxPoolGradKernel];
 /** Wrappers around stock kernels: built on first install from the originals they fall back to. */
@@ -39,8 +36,3 @@ export function installWasmTrainingKernels(): void {
     tf.registerKernel(k);
   }
 }
-
-onBackendSelected("wasm", installWasmTrainingKernels);
-// wasm already active (set up before cnn-lab was imported): install now. backendName, unlike
-// tf.getBackend(), does not initialise a backend as a side effect.
-if (tf.engine().backendName === "wasm") installWasmTrainingKernels();
