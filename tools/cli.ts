@@ -1,11 +1,19 @@
-// What the command-line tools share: usage errors exit 2 with the usage text, other errors exit 1 with one line.
+// What the command-line tools share: flags parsed one way (node's parseArgs, strict), `--help` printing the usage on
+// stdout with exit 0, usage errors exiting 2 with the usage text on stderr, other errors exiting 1 with one line.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
 export class UsageError extends Error {}
+/** `--help`: not an error; runCli prints the usage on stdout and exits 0. */
+export class HelpRequested extends UsageError {}
 
 export function runCli(main: (argv: string[]) => Promise<number>, usage: string): void {
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (e) => {
-      if (e instanceof UsageError) {
+      if (e instanceof HelpRequested) {
+        console.log(usage);
+        process.exitCode = 0;
+      } else if (e instanceof UsageError) {
         if (e.message) console.error(`error: ${e.message}`);
         console.error(usage);
         process.exitCode = 2;
@@ -15,6 +23,34 @@ export function runCli(main: (argv: string[]) => Promise<number>, usage: string)
       }
     },
   );
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * Parses `argv` strictly against `options` (plus --help, which throws HelpRequested); anything unknown or
+ * malformed is a UsageError naming it. A negative number after a flag is taken as its value, so it gets the
+ * flag's range message rather than "ambiguous argument".
+ */
+export function parseFlags<O extends Options>(argv: string[], options: O, allowPositionals = false) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: joinNegativeValues(argv), options: { ...options, help: { type: "boolean" } }, strict: true, allowPositionals });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split("\n")[0]);
+  }
+  if ((parsed.values as { help?: boolean }).help) throw new HelpRequested();
+  return parsed as unknown as { values: { [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : string }; positionals: string[] };
+}
+
+/** `--epochs -3` → `--epochs=-3`. */
+export function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (/^--[a-z-]+$/.test(argv[i]) && /^-\d/.test(argv[i + 1] ?? "")) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
 }
 
 /** A whole-number flag value >= min (`fallback` when the flag is absent); anything else is a usage error. */

@@ -5,7 +5,7 @@
 // longer side and centred by centre of mass in 28x28.
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
-import { runCli, UsageError } from "./cli";
+import { HelpRequested, runCli, UsageError } from "./cli";
 import { loadImage, createCanvas } from "@napi-rs/canvas";
 import { tf, BACKENDS, BackendName, setupBackend, loadCheckpoint, latestCheckpoint, preprocessDigit, rgbaToGray, MAX_SIDE } from "cnn-lab";
 
@@ -26,7 +26,7 @@ function parse(argv: string[]): { image: string; model: string; backend?: Backen
     throw new UsageError((e as Error).message.split("\n")[0]);
   }
   const { values, positionals } = parsed;
-  if (values.help) throw new UsageError("");
+  if (values.help) throw new HelpRequested();
   if (positionals.length !== 1) throw new UsageError(`expected one image file, got ${positionals.length}`);
   if (values.backend !== undefined && !(BACKENDS as readonly string[]).includes(values.backend)) {
     throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got "${values.backend}"`);

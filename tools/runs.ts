@@ -4,7 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { intOption, runCli, UsageError } from "./cli";
+import { HelpRequested, intOption, runCli, UsageError } from "./cli";
 import { runFromCheckpoints, runFromNotebook, formatRuns, FullRun, LECTURE_SCHEDULE } from "cnn-lab";
 
 const USAGE = `usage: npm run runs -- [DIR ...] [--notebook FILE] [--notebook-seed S] [--notebook-workers W] [--out FILE]
@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError((e as Error).message.split("\n")[0]);
   }
   const { values, positionals } = parsed;
-  if (values.help) throw new UsageError("");
+  if (values.help) throw new HelpRequested();
   const notebook = values.notebook ?? "notebooks/06-full-cnn.ipynb";
   const runs: FullRun[] = [
     runFromNotebook(notebook, intOption("notebook-seed", values["notebook-seed"], 0, 777)!, intOption("notebook-workers", values["notebook-workers"], 0, 1)),
