@@ -130,6 +130,26 @@ test("train: a short run writes one checkpoint per epoch, --resume continues, an
   assert.match(second.stdout, /^Epoch: 2 /m);
   assert.doesNotMatch(second.stdout, /^Epoch: 1 /m);
   assert.deepEqual(fs.readdirSync(out()), ["epoch-001", "epoch-002"]);
+
+  // A resume with another schedule is refused before any loading, naming both values, unless allowed explicitly.
+  const changed = path.join(work, "changed");
+  fs.cpSync(out(), changed, { recursive: true });
+  const resume3 = ["--epochs", "3", "--batch-size", "50", "--workers", "0", "--out", changed, "--resume"];
+  usageError(run("train", [...resume3, "--limit", "300", "--seed", "5"]), /seed 777 in the checkpoint, 5 now.*add --allow-schedule-change/);
+  usageError(run("train", [...resume3, "--limit", "200"]), /trainImages 300 in the checkpoint, 200 now/);
+  assert.deepEqual(fs.readdirSync(changed), ["epoch-001", "epoch-002"]);
+  const allowed = run("train", [...resume3, "--limit", "300", "--seed", "5", "--allow-schedule-change"]);
+  assert.equal(allowed.code, 0, allowed.stderr);
+  assert.match(allowed.stdout, /^Epoch: 3 /m);
+});
+
+test("every CLI prints its usage on stdout and exits 0 for --help", () => {
+  for (const tool of ["train", "predict", "runs", "bench"]) {
+    const r = spawnSync(process.execPath, ["--import", "tsx", `tools/${tool}.ts`, "--help"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    assert.equal(r.status, 0, `${tool}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^usage: npm run ${tool} --`), tool);
+    assert.equal(r.stderr, "", tool);
+  }
 });
 
 test("train: Ctrl-C stops after the current batch, exits 130 and keeps the last complete checkpoint", async () => {
@@ -202,7 +222,7 @@ test("a corrupt checkpoint is refused by predict and by train --resume, never lo
   const p = run("predict", [digitPng(2), "--model", dir]);
   assert.equal(p.code, 1);
   assert.match(p.stderr, msg);
-  const t = run("train", ["--epochs", "3", "--limit", "300", "--workers", "0", "--out", dir, "--resume"]);
+  const t = run("train", ["--epochs", "3", "--limit", "300", "--batch-size", "50", "--workers", "0", "--out", dir, "--resume"]);
   assert.equal(t.code, 1);
   assert.match(t.stderr, msg);
   assert.doesNotMatch(t.stdout, /^Epoch: 3/m);

@@ -166,7 +166,8 @@ test("bad options are refused with what was expected", async () => {
   const other = path.join(tmp(), "other");
   const dense = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3] })] });
   const { saveCheckpoint } = await import("cnn-lab");
-  await saveCheckpoint(path.join(other, "epoch-001"), dense, { meta: { epoch: 1, history: [{ epoch: 1 }] } });
+  const meta = { epoch: 1, history: [{ epoch: 1, loss: 1, trainAccuracy: 0.5, seconds: 1 }], seed: 777, batchSize: 100, learningRate: 0.001 };
+  await saveCheckpoint(path.join(other, "epoch-001"), dense, { meta });
   await assert.rejects(train(model, tiny, { epochs: 2, checkpointDir: other, resume: true }), /does not fit this model/);
   dense.dispose();
   model.dispose();

@@ -3,24 +3,24 @@
 // training and inference throughput and peak memory. --workers N splits each batch across the main thread
 // and N worker threads (DataParallelTrainer). A measurement script, not a test.
 import * as os from "node:os";
-import { tf, setupBackend, createLectureCnn, DataParallelTrainer } from "cnn-lab";
+import { intOption, parseFlags, runCli } from "./cli";
+import { tf, setupBackend, createModel, DataParallelTrainer, trainStep } from "cnn-lab";
 
-const FLAGS = ["--json", "--steps", "--warmup", "--batch", "--workers"];
+const USAGE = `usage: npm run bench -- [--json] [--steps N] [--warmup N] [--batch N] [--workers N]
+  --json       one JSON object instead of text
+  --steps N    timed steps (default 20); --warmup N untimed steps first (default 3)
+  --batch N    images per step (default 100, the lecture's)
+  --workers N  extra worker threads per batch (default 0: the main thread alone)`;
 
-/** Rejects anything but the known flags (and their values), so a typo does not silently measure the default. */
-function checkArgs(args: string[]): void {
-  for (let i = 0; i < args.length; i++) {
-    if (!FLAGS.includes(args[i])) throw new Error(`unknown argument "${args[i]}": expected ${FLAGS.join(", ")}`);
-    if (args[i] !== "--json") i++;
-  }
-}
-
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} expects a positive integer, got "${process.argv[i + 1]}"`);
-  return v;
+/**
+ * The step the benchmark times: the lecture's trainStep on one thread, or the data-parallel trainer's step (the
+ * same grad() on every thread), i.e. exactly what train() runs per batch.
+ */
+export function makeTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor, parallel?: DataParallelTrainer): () => Promise<void> {
+  return async () => {
+    if (parallel) await parallel.step(x, y);
+    else trainStep(model, optimizer, x, y);
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -33,31 +33,27 @@ async function timed(f: () => void | Promise<void>): Promise<{ wall: number; cpu
   return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
 }
 
-async function main() {
-  checkArgs(process.argv.slice(2));
-  const json = process.argv.includes("--json");
-  const steps = option("steps", 20), warmup = option("warmup", 3), batch = option("batch", 100);
-  const workers = process.argv.includes("--workers") ? option("workers", 1) : 0;
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, {
+    json: { type: "boolean" }, steps: { type: "string" }, warmup: { type: "string" }, batch: { type: "string" }, workers: { type: "string" },
+  });
+  const json = values.json ?? false;
+  const steps = intOption("steps", values.steps, 1, 20)!, warmup = intOption("warmup", values.warmup, 0, 3)!;
+  const batch = intOption("batch", values.batch, 1, 100)!, workers = intOption("workers", values.workers, 0, 0)!;
   const { name: backend } = await setupBackend({ quiet: json });
 
-  const model = createLectureCnn(777);
+  const model = createModel(777);
   const optimizer = tf.train.adam(0.001);
   const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, "float32", 1);
   const y = tf.oneHot(tf.randomUniform([batch], 0, 10, "int32", 2) as tf.Tensor1D, 10);
-  // The training step of the lecture (and of lib/src/train.ts): softmax cross-entropy on logits, Adam.
   const parallel = workers ? await DataParallelTrainer.create(model, optimizer, { workers }) : undefined;
-  const trainStep = parallel ? async () => { await parallel.step(x, y); } : () => {
-    const loss = optimizer.minimize(
-      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true);
-    loss!.dataSync();
-    loss!.dispose();
-  };
+  const timedStep = makeTrainStep(model, optimizer, x, y, parallel);
   const inferStep = () => tf.tidy(() => { (model.predict(x) as tf.Tensor).dataSync(); });
 
-  for (let i = 0; i < warmup; i++) await trainStep();
+  for (let i = 0; i < warmup; i++) await timedStep();
   const tensorsBefore = tf.memory().numTensors;
   const train = [];
-  for (let i = 0; i < steps; i++) train.push(await timed(trainStep));
+  for (let i = 0; i < steps; i++) train.push(await timed(timedStep));
   const leaked = (tf.memory().numTensors - tensorsBefore) / steps;
   for (let i = 0; i < warmup; i++) inferStep();
   const infer = [];
@@ -89,9 +85,7 @@ async function main() {
     console.log(`peak RSS:  ${result.peakRssMB} MB; tensors leaked per step: ${leaked}`);
     console.log(`${result.machine}; node ${result.node}; tfjs ${result.tfjs}; ${result.date}`);
   }
+  return 0;
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+if (require.main === module) runCli(main, USAGE);

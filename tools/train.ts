@@ -5,19 +5,25 @@
 // does not acknowledge Ctrl-C within 30 ms, and a training batch keeps the event loop busy longer than that.
 import * as os from "node:os";
 import { parseArgs } from "node:util";
-import { intOption as int, runCli, UsageError } from "./cli";
+import { HelpRequested, intOption as int, runCli, UsageError } from "./cli";
 import {
-  tf, BACKENDS, BackendName, setupBackend, loadMnist, createLectureCnn, mnistForTraining, train,
+  tf, BACKENDS, BackendName, setupBackend, loadMnist, createModel, mnistForTraining, train,
   formatEpoch, formatProgress, latestCheckpoint, listCheckpoints, BatchProgress, EpochLog,
+  readTrainingMeta, scheduleChanges, ScheduleMismatchError,
 } from "cnn-lab";
 
+/** Images in MNIST's training split (what --limit defaults to). */
+const MNIST_TRAIN_IMAGES = 60_000;
+
 const USAGE = `usage: npm run train -- [--epochs N] [--batch-size B] [--backend ${BACKENDS.join("|")}] [--out DIR]
-                      [--resume] [--plot] [--workers W] [--limit N] [--seed S]
+                      [--resume [--allow-schedule-change]] [--plot] [--workers W] [--limit N] [--seed S]
   --epochs N       epochs in total (default 15, the lecture's)
   --batch-size B   images per batch (default 100)
   --backend X      force a TensorFlow.js backend (default: the best that loads)
   --out DIR        checkpoint folder, one epoch-NNN/ per epoch (default checkpoints/cnn)
-  --resume         continue from the last checkpoint in --out (weights, Adam state, history)
+  --resume         continue from the last checkpoint in --out (weights, Adam state, history); refuses a
+                   different --seed, --batch-size or --limit than the checkpoint's unless
+  --allow-schedule-change  is given too (the run is then recorded as changed, and npm run runs skips it)
   --plot           live loss/accuracy curves in a browser window (needs the optional package nodeplotlib)
   --workers W      extra worker threads per batch (default: CPU cores - 1 on wasm, else 0)
   --limit N        train on the first N training images only (default all 60000)
@@ -30,6 +36,7 @@ export interface TrainArgs {
   backend?: BackendName;
   out: string;
   resume: boolean;
+  allowScheduleChange: boolean;
   plot: boolean;
   workers?: number;
   limit?: number;
@@ -56,14 +63,14 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
       allowPositionals: false,
       options: {
         epochs: { type: "string" }, "batch-size": { type: "string" }, backend: { type: "string" },
-        out: { type: "string" }, resume: { type: "boolean" }, plot: { type: "boolean" },
+        out: { type: "string" }, resume: { type: "boolean" }, "allow-schedule-change": { type: "boolean" }, plot: { type: "boolean" },
         workers: { type: "string" }, limit: { type: "string" }, seed: { type: "string" }, help: { type: "boolean" },
       },
     }));
   } catch (e) {
     throw new UsageError((e as Error).message.split("\n")[0]);
   }
-  if (values.help) throw new UsageError("");
+  if (values.help) throw new HelpRequested();
   if (values.backend !== undefined && !(BACKENDS as readonly string[]).includes(values.backend)) {
     throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got "${values.backend}"`);
   }
@@ -74,6 +81,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     backend: values.backend as BackendName | undefined,
     out: values.out ?? "checkpoints/cnn",
     resume: values.resume ?? false,
+    allowScheduleChange: values["allow-schedule-change"] ?? false,
     plot: values.plot ?? false,
     workers: int("workers", values.workers, 0),
     limit: int("limit", values.limit, 1),
@@ -131,6 +139,17 @@ async function main(argv: string[]): Promise<number> {
       `${args.out} already holds checkpoints (up to epoch ${existing[existing.length - 1].epoch}): add --resume to continue, or choose another --out`,
     );
   }
+  const latest = args.resume ? latestCheckpoint(args.out) : undefined;
+  if (latest) {
+    // Before loading anything: a resume continues the checkpoint's schedule unless the user says otherwise.
+    const trainImages = args.limit ?? MNIST_TRAIN_IMAGES;
+    try {
+      scheduleChanges(readTrainingMeta(latest), { seed: args.seed, batchSize: args.batchSize, learningRate: 0.001, trainImages }, latest, args.allowScheduleChange);
+    } catch (e) {
+      if (e instanceof ScheduleMismatchError) throw new UsageError(e.message.replace("allow the change explicitly", "add --allow-schedule-change"));
+      throw e;
+    }
+  }
   const backend = await setupBackend({ force: args.backend });
   const workers = args.workers ?? (backend.name === "wasm" ? Math.max(0, os.availableParallelism() - 1) : 0);
   const mnist = await loadMnist();
@@ -139,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const trainSet = mnistForTraining(mnist.train, args.limit);
   const testSet = mnistForTraining(mnist.test);
-  const model = createLectureCnn(args.seed);
+  const model = createModel(args.seed);
 
   const from = args.resume ? latestCheckpoint(args.out) : undefined;
   console.log(from ? `resuming from ${from}` : `training from scratch${args.resume ? ` (no checkpoint in ${args.out} yet)` : ""}`);
@@ -159,7 +178,7 @@ async function main(argv: string[]): Promise<number> {
   const plotter = args.plot ? livePlot([]) : undefined;
   const result = await train(model, trainSet, {
     epochs: args.epochs, batchSize: args.batchSize, seed: args.seed, test: testSet,
-    checkpointDir: args.out, resume: args.resume, workers, signal: controller.signal,
+    checkpointDir: args.out, resume: args.resume, allowScheduleChange: args.allowScheduleChange, workers, signal: controller.signal,
     onBatch: (p) => {
       const now = Date.now();
       if (tty && (now - lastDraw > 200 || p.batch === p.batches)) {

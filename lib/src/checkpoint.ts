@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import type { EpochLog } from "./train";
 
 export const MODEL_JSON = "model.json";
 export const WEIGHTS_BIN = "weights.bin";
@@ -13,9 +14,71 @@ export const WEIGHTS_BIN = "weights.bin";
 /** Bytes per element of each dtype a layers checkpoint may hold. */
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
 
-/** Training state stored next to the weights (model.json → userDefinedMetadata). */
+/** Any metadata stored next to the weights (model.json → userDefinedMetadata). */
 export interface CheckpointMeta {
   [key: string]: unknown;
+}
+
+/** The settings that make a training run one schedule: resume refuses to change them unless told to. */
+export const SCHEDULE_KEYS = ["seed", "batchSize", "learningRate", "trainImages"] as const;
+export type ScheduleKey = (typeof SCHEDULE_KEYS)[number];
+
+/** A setting changed on resume (allowed explicitly): the run after `epoch` used `to` instead of `from`. */
+export interface ScheduleChange { epoch: number; setting: ScheduleKey; from: number; to: number }
+
+/**
+ * What train() writes with every epoch's checkpoint, and what --resume and `npm run runs` read back
+ * (through readTrainingMeta, which checks every field): the one metadata schema of a training run.
+ */
+export interface TrainingMeta {
+  /** Epochs finished; history has one entry per epoch. */
+  epoch: number;
+  history: EpochLog[];
+  seed: number;
+  batchSize: number;
+  learningRate: number;
+  /** Training images per epoch (absent in checkpoints written before it was recorded). */
+  trainImages?: number;
+  /** Extra worker threads of the last session (each draws its own dropout masks); absent in early checkpoints. */
+  workers?: number;
+  /** Settings changed by a resume with allowScheduleChange: such a run is not one schedule. */
+  changes?: ScheduleChange[];
+}
+
+const isInt = (v: unknown): v is number => Number.isInteger(v);
+const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/** Checks metadata read from a checkpoint against TrainingMeta; `where` names the checkpoint in every error. */
+export function checkTrainingMeta(meta: unknown, where: string): TrainingMeta {
+  const bad = (what: string): never => {
+    throw new Error(`${where}: training metadata ${what} (expected a checkpoint written by train())`);
+  };
+  if (meta == null || typeof meta !== "object") bad("is missing");
+  const m = meta as Record<string, unknown>;
+  if (!isInt(m.epoch) || m.epoch < 1) bad(`has no finished epoch count (epoch: ${JSON.stringify(m.epoch)})`);
+  for (const key of ["seed", "batchSize"] as const) if (!isInt(m[key])) bad(`has no whole-number ${key}`);
+  if (!isNum(m.learningRate)) bad("has no learningRate");
+  for (const key of ["trainImages", "workers"] as const) if (m[key] !== undefined && !isInt(m[key])) bad(`has a ${key} that is not a whole number`);
+  if (!Array.isArray(m.history) || m.history.length !== m.epoch) bad(`has no history of its ${m.epoch} epoch(s)`);
+  (m.history as Record<string, unknown>[]).forEach((h, i) => {
+    const ok = h != null && h.epoch === i + 1 && isNum(h.loss) && isNum(h.trainAccuracy) && isNum(h.seconds) &&
+      (h.testAccuracy === undefined || isNum(h.testAccuracy));
+    if (!ok) bad(`history entry ${i + 1} is not {epoch: ${i + 1}, loss, trainAccuracy, testAccuracy?, seconds}`);
+  });
+  if (m.changes !== undefined && !Array.isArray(m.changes)) bad("has changes that are not a list");
+  return m as unknown as TrainingMeta;
+}
+
+/** The training metadata of a checkpoint folder, read from its model.json alone (no weights loaded). */
+export function readTrainingMeta(dir: string): TrainingMeta {
+  const file = path.join(dir, MODEL_JSON);
+  let json: { userDefinedMetadata?: unknown };
+  try {
+    json = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file}: cannot read the checkpoint's metadata: ${(e as Error).message}`);
+  }
+  return checkTrainingMeta(json?.userDefinedMetadata, `checkpoint ${dir}`);
 }
 
 export interface LoadedCheckpoint {
@@ -202,6 +265,26 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     tf.dispose(specs.filter((s) => !isOptimizer(s)).map((s) => all[s.name]));
   }
   return { model, optimizerWeights, meta: (artifacts.userDefinedMetadata ?? {}) as CheckpointMeta, dir };
+}
+
+/**
+ * Restores an optimizer's saved state (loadCheckpoint's optimizerWeights) exactly. tf.AdamOptimizer.setWeights
+ * recomputes Adam's running powers of beta1/beta2 as pow(beta, t + 1), which can differ in the last bit from
+ * the product its applyGradients builds, one float32 multiplication per step; this rebuilds that product.
+ */
+export async function restoreOptimizer(optimizer: tf.Optimizer, weights: { name: string; tensor: tf.Tensor }[]): Promise<void> {
+  await optimizer.setWeights(weights);
+  const adam = optimizer as unknown as { beta1: number; beta2: number; iterations: number; accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+  if (!(optimizer instanceof tf.AdamOptimizer) || !adam.accBeta1 || !adam.accBeta2) return;
+  const power = (beta: number) => {
+    let acc = Math.fround(beta);
+    for (let t = 0; t < adam.iterations; t++) acc = Math.fround(acc * Math.fround(beta));
+    return acc;
+  };
+  tf.tidy(() => {
+    adam.accBeta1!.assign(tf.scalar(power(adam.beta1)));
+    adam.accBeta2!.assign(tf.scalar(power(adam.beta2)));
+  });
 }
 
 /** Checkpoint folder name for an epoch: epoch-003. */

@@ -13,6 +13,8 @@ export * from "./wasm-training";
 export * from "./model";
 export * from "./checkpoint";
 export * from "./evaluate";
+export * from "./step";
+export * from "./data-parallel";
 export * from "./train";
 export * from "./charts";
 export * from "./digit-image";

@@ -2,8 +2,7 @@
 // the seed (initial weights, shuffle order, dropout masks), so a comparison with the lecture's single
 // printed number is fair only over a few seeds: this collects finished runs and summarises them.
 import * as fs from "node:fs";
-import * as path from "node:path";
-import { latestCheckpoint, MODEL_JSON } from "./checkpoint";
+import { latestCheckpoint, readTrainingMeta } from "./checkpoint";
 import type { EpochLog } from "./train";
 
 /** One finished training run of the lecture's schedule. */
@@ -39,13 +38,16 @@ function checkHistory(source: string, history: unknown, epochs: number): EpochLo
 export function runFromCheckpoints(dir: string, schedule: Readonly<Schedule> = LECTURE_SCHEDULE): FullRun {
   const last = latestCheckpoint(dir);
   if (!last) fail(dir, "no checkpoint (expected epoch-NNN folders from npm run train)");
-  const meta = JSON.parse(fs.readFileSync(path.join(last, MODEL_JSON), "utf8")).userDefinedMetadata ?? {};
+  const meta = readTrainingMeta(last);
   for (const key of ["batchSize", "learningRate", "trainImages"] as const) {
     // trainImages was not recorded by early checkpoints; every other setting must match.
     if (meta[key] === undefined && key === "trainImages") continue;
     if (meta[key] !== schedule[key]) fail(last, `${key} ${meta[key]} is not the lecture's ${schedule[key]}`);
   }
-  if (!Number.isInteger(meta.seed)) fail(last, "no seed recorded");
+  if (meta.changes?.length) {
+    const c = meta.changes[0];
+    fail(last, `the run changed its schedule on resume (${c.setting} ${c.from} → ${c.to} after epoch ${c.epoch}): not one schedule`);
+  }
   const history = checkHistory(last, meta.history, schedule.epochs);
   return { seed: meta.seed, ...(meta.workers === undefined ? {} : { workers: meta.workers }), source: dir, history };
 }

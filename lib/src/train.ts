@@ -1,12 +1,16 @@
-// The lecture's training loop (lab-11-1), shared by the notebook and `npm run train`:
-// Adam, softmax cross-entropy on logits, seeded shuffle each epoch, mini-batches, and per epoch
-// loss / train accuracy / test accuracy / time, with a checkpoint after every epoch.
+// The lecture's training loop (lab-11-1) for long runs, shared by notebook 06 and `npm run train`: the epoch/batch
+// loop the notebook writes out, around the same step (step.ts's trainStep, or its grad() on worker threads), plus
+// per-epoch checkpoints, resume, a stop signal and progress callbacks.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint } from "./checkpoint";
+import {
+  epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, readTrainingMeta, restoreOptimizer, saveCheckpoint,
+  SCHEDULE_KEYS, ScheduleChange, TrainingMeta,
+} from "./checkpoint";
 import { accuracy, Labels, predictClasses } from "./evaluate";
-import { DataParallelTrainer, dropoutReseeder } from "./wasm-training/data-parallel";
+import { DataParallelTrainer, dropoutReseeder } from "./data-parallel";
+import { trainStep } from "./step";
 
 /** Images [n, 28, 28, 1] scaled to 0..1 and their class labels 0..9. */
 export interface LabelledImages {
@@ -47,6 +51,11 @@ export interface TrainOptions {
   keepCheckpoints?: number;
   /** Continue from the newest checkpoint in checkpointDir: weights, Adam state and history. */
   resume?: boolean;
+  /**
+   * Let resume change the seed, batch size, learning rate or training-set size of the checkpointed run (recorded
+   * in the metadata's `changes`, so `npm run runs` no longer counts it as one schedule). Default: refuse.
+   */
+  allowScheduleChange?: boolean;
   /**
    * Extra worker threads that each compute a shard of every batch's gradient (wasm runs on one core);
    * 0 (default) trains on this thread only. One optimizer step per batch either way.
@@ -107,20 +116,33 @@ function positiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
 }
 
+/** A resume that would change the run's schedule: both values named, so the user can choose. */
+export class ScheduleMismatchError extends Error {}
+
+/**
+ * The changes between a checkpointed run's schedule and the one asked for now. Throws ScheduleMismatchError
+ * unless `allow`; returns them (to be recorded) when allowed.
+ */
+export function scheduleChanges(meta: TrainingMeta, now: Record<(typeof SCHEDULE_KEYS)[number], number>, where: string, allow = false): ScheduleChange[] {
+  const changes = SCHEDULE_KEYS.filter((k) => meta[k] !== undefined && meta[k] !== now[k])
+    .map((setting) => ({ epoch: meta.epoch, setting, from: meta[setting]!, to: now[setting] }));
+  if (changes.length && !allow) {
+    const list = changes.map((c) => `${c.setting} ${c.from} in the checkpoint, ${c.to} now`).join("; ");
+    throw new ScheduleMismatchError(`cannot resume ${where} with a different schedule: ${list} (use the checkpoint's settings, or allow the change explicitly)`);
+  }
+  return changes;
+}
+
 async function restore(model: tf.LayersModel, optimizer: tf.Optimizer, dir: string): Promise<EpochLog[]> {
   const ckpt = await loadCheckpoint(dir);
   try {
-    const history = ckpt.meta.history;
-    if (!Array.isArray(history) || history.length !== ckpt.meta.epoch) {
-      throw new Error(`checkpoint ${dir} has no training history for its epoch (not written by train())`);
-    }
     try {
       model.setWeights(ckpt.model.getWeights());
     } catch (e) {
       throw new Error(`checkpoint ${dir} does not fit this model: ${(e as Error).message}`);
     }
-    if (ckpt.optimizerWeights.length) await optimizer.setWeights(ckpt.optimizerWeights);
-    return history as EpochLog[];
+    if (ckpt.optimizerWeights.length) await restoreOptimizer(optimizer, ckpt.optimizerWeights);
+    return readTrainingMeta(dir).history;
   } finally {
     ckpt.model.dispose();
     tf.dispose(ckpt.optimizerWeights.map((w) => w.tensor));
@@ -147,21 +169,26 @@ export async function train(model: tf.LayersModel, data: LabelledImages, opts: T
 
   const workers = opts.workers ?? 0;
   if (!Number.isInteger(workers) || workers < 0) throw new Error(`workers must be a whole number >= 0, got ${workers}`);
+  const latest = opts.resume ? latestCheckpoint(opts.checkpointDir!) : undefined;
+  let changes: ScheduleChange[] = [];
+  if (latest) {
+    // Before anything is built or touched: a resume must continue the same schedule.
+    const meta = readTrainingMeta(latest);
+    changes = [...(meta.changes ?? []), ...scheduleChanges(meta, { seed, batchSize, learningRate, trainImages: n }, latest, opts.allowScheduleChange)];
+  }
   const optimizer = tf.train.adam(learningRate);
-  // Explicit variables: minimize() would otherwise update every trainable variable in the process.
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const reseedDropout = dropoutReseeder(model);
   const batches = Math.ceil(n / batchSize);
   let history: EpochLog[] = [];
-
-  const latest = opts.resume ? latestCheckpoint(opts.checkpointDir!) : undefined;
-  if (latest) history = await restore(model, optimizer, latest);
-  const resumedFrom = history.length;
+  let resumedFrom = 0;
   let stopped = false;
-  // The parallel trainer reseeds dropout per step and replica itself.
-  const trainer = workers > 0 ? await DataParallelTrainer.create(model, optimizer, { workers }) : undefined;
+  let trainer: DataParallelTrainer | undefined;
 
   try {
+    if (latest) history = await restore(model, optimizer, latest);
+    resumedFrom = history.length;
+    // The parallel trainer reseeds dropout per step and replica itself.
+    if (workers > 0) trainer = await DataParallelTrainer.create(model, optimizer, { workers });
     for (let epoch = resumedFrom + 1; epoch <= epochs && !stopped; epoch++) {
       const t0 = Date.now();
       const order = epochOrder(n, seed, epoch);
@@ -169,16 +196,21 @@ export async function train(model: tf.LayersModel, data: LabelledImages, opts: T
       let accSum = 0;
       for (let b = 0; b < batches; b++) {
         const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
-        let loss: number, acc: number;
         const globalStep = (epoch - 1) * batches + b; // picks the dropout masks, so resume draws the same ones
-        if (trainer) {
-          [loss, acc] = await parallelStep(trainer, data, idx, globalStep);
-        } else {
-          reseedDropout(globalStep, 0); // the single-threaded loop is replica 0
-          [loss, acc] = step(model, optimizer, variables, data, idx);
+        const [images, labels] = batchOf(data, idx);
+        let r: { loss: number; accuracy: number };
+        try {
+          if (trainer) {
+            r = await trainer.step(images, labels, globalStep);
+          } else {
+            reseedDropout(globalStep, 0); // the single-threaded loop is replica 0
+            r = trainStep(model, optimizer, images, labels);
+          }
+        } finally {
+          tf.dispose([images, labels]);
         }
-        lossSum += loss;
-        accSum += acc;
+        lossSum += r.loss;
+        accSum += r.accuracy;
         opts.onBatch?.({ epoch, epochs, batch: b + 1, batches, loss: lossSum / (b + 1), accuracy: accSum / (b + 1) });
         // Let signal handlers (Ctrl-C) and progress output run between batches.
         await new Promise((r) => setImmediate(r));
@@ -195,7 +227,7 @@ export async function train(model: tf.LayersModel, data: LabelledImages, opts: T
       if (opts.checkpointDir) {
         await saveCheckpoint(path.join(opts.checkpointDir, epochDirName(epoch)), model, {
           optimizer,
-          meta: { epoch, history, seed, batchSize, learningRate, trainImages: n, workers },
+          meta: { epoch, history, seed, batchSize, learningRate, trainImages: n, workers, ...(changes.length ? { changes } : {}) } satisfies TrainingMeta,
         });
         prune(opts.checkpointDir, opts.keepCheckpoints);
       }
@@ -209,45 +241,12 @@ export async function train(model: tf.LayersModel, data: LabelledImages, opts: T
   return { history, stopped, resumedFrom };
 }
 
-/** One Adam step on a mini-batch; returns its loss and accuracy (training mode, before the update). */
-function step(
-  model: tf.LayersModel,
-  optimizer: tf.Optimizer,
-  variables: tf.Variable[],
-  data: LabelledImages,
-  idx: Int32Array,
-): [number, number] {
-  const labels = Int32Array.from(idx, (i) => data.labels[i]);
-  let acc: tf.Scalar | undefined;
-  const loss = tf.tidy(() => {
-    const x = tf.gather(data.images, tf.tensor1d(idx, "int32"));
-    const y = tf.tensor1d(labels, "int32");
-    return optimizer.minimize(
-      () => {
-        const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-        acc = tf.keep(logits.argMax(-1).equal(y).cast("float32").mean() as tf.Scalar);
-        return tf.losses.softmaxCrossEntropy(tf.oneHot(y, logits.shape[1]), logits) as tf.Scalar;
-      },
-      true,
-      variables,
-    )!;
-  });
-  const values: [number, number] = [loss.dataSync()[0], acc!.dataSync()[0]];
-  tf.dispose([loss, acc!]);
-  return values;
-}
-
-async function parallelStep(trainer: DataParallelTrainer, data: LabelledImages, idx: Int32Array, step: number): Promise<[number, number]> {
-  const [x, y] = tf.tidy(() => [
+/** The batch of examples `idx`: images [b, 28, 28, 1] and one-hot labels [b, 10] (the lecture's to_categorical). */
+export function batchOf(data: LabelledImages, idx: Int32Array): [tf.Tensor4D, tf.Tensor2D] {
+  return tf.tidy(() => [
     tf.gather(data.images, tf.tensor1d(idx, "int32")),
-    tf.oneHot(tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]), "int32"), 10),
+    tf.oneHot(tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]), "int32"), 10) as tf.Tensor2D,
   ]);
-  try {
-    const r = await trainer.step(x, y, step);
-    return [r.loss, r.accuracy];
-  } finally {
-    tf.dispose([x, y]);
-  }
 }
 
 function prune(dir: string, keep: number | undefined): void {

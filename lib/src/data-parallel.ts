@@ -1,11 +1,13 @@
 // Data-parallel training over worker threads: the wasm backend runs on one core, so a batch is split
 // into shards, each thread computes the gradient of its shard's mean loss, and the main thread combines
 // them weighted by shard size (= the gradient of the whole batch's mean loss) and applies ONE optimizer
-// step. A step therefore equals a single-threaded step on the same batch (dropout masks aside).
+// step. A step therefore equals a single-threaded step on the same batch (dropout masks aside). Every thread
+// computes its shard with step.ts's grad(), the same function a single-threaded trainStep() calls.
 import * as os from "node:os";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
+import { grad, trainableVariables, type Gradients } from "./step";
 
 /** Messages between the trainer and its replicas (data-parallel-worker.ts). */
 export interface ReplicaInit { kind: "init"; backend: string; topology: string }
@@ -16,25 +18,6 @@ export interface ShardRequest {
   x: Float32Array; xShape: number[]; y: Float32Array; yShape: number[];
 }
 export interface ShardReply { loss: number; correct: number; grads: Float32Array[] }
-
-/** The variables a step trains, in model.trainableWeights order (the same on every replica). */
-export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
-  return model.trainableWeights.map((w) => w.read() as tf.Variable);
-}
-
-/**
- * The gradients of one shard's mean loss (the lecture's: softmax cross-entropy on logits, one-hot labels),
- * and how many of its examples the model got right (training mode, before the update).
- */
-export function shardGradients(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, vars: tf.Variable[]): { loss: tf.Scalar; correct: tf.Scalar; grads: tf.NamedTensorMap } {
-  let correct: tf.Scalar | undefined;
-  const { value, grads } = tf.variableGrads(() => {
-    const logits = model.apply(x, { training: true }) as tf.Tensor;
-    correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, -1), tf.argMax(y, -1)), "float32"))) as tf.Scalar;
-    return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-  }, vars);
-  return { loss: value, correct: correct!, grads };
-}
 
 /**
  * A seeded Dropout layer draws the same mask on every call; this gives it seed + a per-(step, replica)
@@ -125,11 +108,11 @@ export class DataParallelTrainer {
     });
     // The main thread's shard runs while the workers run theirs.
     const vars = trainableVariables(this.model);
-    let local: ReturnType<typeof shardGradients>;
+    let local: Gradients;
     let remote: ShardReply[];
     try {
       this.reseed(step, 0);
-      local = tf.tidy(() => shardGradients(this.model, x.slice(0, sizes[0]), y.slice(0, sizes[0]), vars));
+      local = tf.tidy(() => grad(this.model, x.slice(0, sizes[0]), y.slice(0, sizes[0])));
     } finally {
       // Never leave a worker's reply (or failure) unawaited.
       remote = await Promise.all(replies);

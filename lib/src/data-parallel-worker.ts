@@ -2,9 +2,9 @@
 // batch, returns the gradients of the shard's mean softmax cross-entropy loss (and its correct count).
 import { parentPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
-import { setupBackend, BackendName } from "../backend";
-import "../wasm-training"; // registers the wasm training kernels with setupBackend
-import { dropoutReseeder, shardGradients, trainableVariables, ShardReply, ShardRequest, ReplicaInit } from "./data-parallel";
+import { setupBackend, BackendName } from "./backend";
+import { dropoutReseeder, ShardReply, ShardRequest, ReplicaInit } from "./data-parallel";
+import { grad, trainableVariables } from "./step";
 
 let model: tf.LayersModel;
 let reseed: (step: number, replica: number) => void;
@@ -21,8 +21,7 @@ function step(msg: ShardRequest): ShardReply {
   tf.dispose(ws);
   reseed(msg.step, msg.replica);
   const vars = trainableVariables(model);
-  const { loss, correct, grads } = tf.tidy(() =>
-    shardGradients(model, tf.tensor(msg.x, msg.xShape), tf.tensor(msg.y, msg.yShape), vars));
+  const { loss, correct, grads } = tf.tidy(() => grad(model, tf.tensor(msg.x, msg.xShape), tf.tensor(msg.y, msg.yShape)));
   // Read out after the tidy: tidy() walks whatever it returns, typed arrays element by element.
   const reply: ShardReply = {
     loss: loss.dataSync()[0], correct: correct.dataSync()[0],
