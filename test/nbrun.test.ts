@@ -67,6 +67,13 @@ test("update --keep-ignored keeps the stored outputs of ignore-output cells and 
   const kept = JSON.parse(readFileSync(path, "utf8"));
   assert.deepEqual(kept.cells[0].outputs[0].text, ["run full\n"], "the ignore-output cell keeps the earlier run's output");
   assert.deepEqual(kept.cells[1].outputs[0].text, ["schedule-free 42\n"]);
+  // A new ignore-output cell (no stored outputs yet) takes the run's outputs: there is nothing to keep.
+  kept.cells.push({ ...kept.cells[0], id: "new", source: ['console.log("new", process.env.NB_PHASE);'], outputs: [], execution_count: null });
+  writeNotebook(path, kept);
+  assert.equal(update("quick", "--keep-ignored").status, 0);
+  const added = JSON.parse(readFileSync(path, "utf8"));
+  assert.deepEqual(added.cells[0].outputs[0].text, ["run full\n"]);
+  assert.deepEqual(added.cells[2].outputs[0].text, ["new quick\n"]);
   assert.equal(update("quick").status, 0);
   assert.deepEqual(JSON.parse(readFileSync(path, "utf8")).cells[0].outputs[0].text, ["run quick\n"], "without the flag every cell is refreshed");
   const misuse = nbrun("check", "--keep-ignored", path);

@@ -3,7 +3,7 @@
 //   tsx tools/nbrun.ts update [notebooks…]   re-execute and store the new outputs
 // Without paths: every notebooks/*.ipynb. Options: --no-leak-check (skip the re-run check), --timeout S (per cell),
 // --keep-ignored (update: cells tagged ignore-output keep their stored outputs, e.g. a full training run's, while
-// the other cells, which check compares literally under any schedule, take the new ones).
+// the other cells, which check compares literally under any schedule, and new ignore-output cells take the new ones).
 // check runs the full-CNN notebook's reduced training schedule (CNN_QUICK=1) unless CNN_QUICK is set;
 // update runs what the environment says (the full 15 epochs by default), since stored outputs come from a full run.
 import { readdirSync } from "node:fs";
@@ -44,7 +44,9 @@ async function processNotebook(path: string, mode: "check" | "update", { leakChe
     }
     if (problems.length) errors.push(report(path, r, problems));
     if (mode === "update" && r.result) {
-      if (!(keepIgnored && tags(r.cell).includes("ignore-output"))) r.cell.outputs = r.result.outputs;
+      // A new ignore-output cell has nothing to keep: it takes this run's outputs.
+      const keep = keepIgnored && tags(r.cell).includes("ignore-output") && (r.cell.outputs ?? []).length > 0;
+      if (!keep) r.cell.outputs = r.result.outputs;
       r.cell.execution_count = ++count;
     }
   }
