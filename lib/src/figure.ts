@@ -93,3 +93,48 @@ export function finish(fig: Figure, opts: ShowOptions): Figure {
   if (opts.show ?? true) fig.show(opts.file);
   return fig;
 }
+
+/** One display entry redrawn in place: in a tslab notebook, the first show() adds it, later ones replace it. */
+export interface LiveDisplay {
+  /** Shows `fig` in this entry's place (outside tslab: rewrites one PNG file, `file`). */
+  show(fig: Figure): void;
+  /** How many times it was drawn. */
+  readonly updates: number;
+}
+
+/**
+ * A display entry that updates in place, for charts that change while a cell runs (training curves): tslab's
+ * newDisplay() sends display_data once and update_display_data after, so the notebook keeps one chart, the last.
+ * Outside tslab it rewrites `file` (default ./figures/live-<n>.png) and prints its path once.
+ */
+export function liveDisplay(file?: string): LiveDisplay {
+  let entry: { png(b: Uint8Array): void } | undefined;
+  try {
+    entry = require("tslab").newDisplay();
+  } catch {
+    entry = undefined;
+  }
+  const target = file ?? join("figures", `live-${++figureCount}.png`);
+  let updates = 0;
+  let inline = entry !== undefined;
+  return {
+    show(fig: Figure) {
+      if (inline) {
+        try {
+          entry!.png(fig.png());
+        } catch (e) {
+          if (!(e instanceof Error && e.message === "Not ready")) throw e;
+          inline = false; // tslab is installed but this is not its kernel
+        }
+      }
+      if (!inline) {
+        const path = fig.save(target);
+        if (updates === 0) console.log(`live figure: ${path}`);
+      }
+      updates++;
+    },
+    get updates() {
+      return updates;
+    },
+  };
+}

@@ -4,6 +4,8 @@ export { tf };
 export * from "./backend";
 export * from "./tensor";
 export * from "./padding";
+export { Figure, liveDisplay } from "./figure";
+export type { LiveDisplay, ShowOptions } from "./figure";
 export * from "./plot";
 export * from "./colormap";
 export * from "./font";

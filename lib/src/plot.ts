@@ -20,9 +20,6 @@ export interface ImageOptions {
   annotate?: boolean;
 }
 
-export type { ShowOptions } from "./figure";
-export { Figure } from "./figure";
-
 export interface ImshowOptions extends ImageOptions, ShowOptions {
   title?: string;
   /** Pixels of the image's longer side (cells stay square, whole pixels); default 240. */
