@@ -64,7 +64,8 @@ function drawLineChart(ctx: SKRSContext2D, left: number, top: number, W: number,
   const xs = (s: Series) => s.x ?? s.values.map((_, i) => i + 1);
   const allX = series.flatMap(xs);
   const values = series.flatMap((s) => s.values);
-  const [x0, x1] = [Math.min(1, ...allX), Math.max(...allX)];
+  // From epoch 1 (or 0, the start, when points lie within the first epoch) to the last point.
+  const [x0, x1] = [Math.min(1, Math.floor(Math.min(...allX))), Math.max(...allX)];
   let lo = Math.min(...values);
   let hi = Math.max(...values);
   const margin = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
@@ -97,6 +98,8 @@ function drawLineChart(ctx: SKRSContext2D, left: number, top: number, W: number,
     text(ctx, opts.ylabel, 0, 0, 12);
     ctx.restore();
   }
+  ctx.font = font(11);
+  const legendX = left + pad.left + pw - 8 - 22 - Math.max(...series.map((s) => ctx.measureText(s.label).width));
   series.forEach((s, k) => {
     const sx = xs(s);
     ctx.strokeStyle = ctx.fillStyle = COLORS[k % COLORS.length];
@@ -110,8 +113,8 @@ function drawLineChart(ctx: SKRSContext2D, left: number, top: number, W: number,
     s.values.forEach((v, i) => ctx.fillRect(X(sx[i]) - r, Y(v) - r, 2 * r, 2 * r));
     // Legend, inside the axes.
     const ly = opts.legend === "lower right" ? top + pad.top + ph - 12 - (series.length - 1 - k) * 16 : top + pad.top + 12 + k * 16;
-    ctx.fillRect(left + pad.left + pw - 150, ly - 1, 16, 3);
-    text(ctx, s.label, left + pad.left + pw - 128, ly, 11, "left");
+    ctx.fillRect(legendX, ly - 1, 16, 3);
+    text(ctx, s.label, legendX + 22, ly, 11, "left");
   });
 }
 
