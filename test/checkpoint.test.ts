@@ -195,3 +195,31 @@ test("listCheckpoints/latestCheckpoint see only complete epoch folders, newest l
   const single = await savedSmall();
   assert.equal(latestCheckpoint(single), single, "a checkpoint folder itself is its own latest");
 });
+
+test("weight paths in the manifest are confined to the checkpoint folder", async () => {
+  const dir = await savedSmall();
+  // A complete, valid checkpoint next to it: read through "../", it would even load.
+  const sibling = path.join(path.dirname(dir), "sibling");
+  fs.cpSync(dir, sibling, { recursive: true });
+  const jsonPath = path.join(dir, "model.json");
+  const json = JSON.parse(fs.readFileSync(jsonPath, "utf8"));
+  const withPath = (p: unknown) => {
+    json.weightsManifest[0].paths = [p];
+    fs.writeFileSync(jsonPath, JSON.stringify(json));
+  };
+  const outside = (p: string, why: string) =>
+    new RegExp(`checkpoint ${dir}: weight path "${p.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}" ${why}: expected a file name inside the checkpoint folder`);
+  withPath("../sibling/weights.bin");
+  await refused(dir, outside("../sibling/weights.bin", "points outside the checkpoint folder"));
+  withPath("../../../../etc/passwd");
+  await refused(dir, outside("../../../../etc/passwd", "points outside the checkpoint folder"));
+  withPath(path.join(sibling, "weights.bin"));
+  await refused(dir, outside(path.join(sibling, "weights.bin"), "is absolute"));
+  fs.symlinkSync(path.join(sibling, "weights.bin"), path.join(dir, "link.bin"));
+  withPath("link.bin");
+  await refused(dir, outside("link.bin", "is a link to a file outside the checkpoint folder"));
+  // Inside stays fine, also spelled with a detour.
+  withPath("./sub/../weights.bin");
+  const back = await loadCheckpoint(dir);
+  back.model.dispose();
+});

@@ -88,6 +88,26 @@ export function writeArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): vo
   }
 }
 
+/**
+ * The file a manifest path names, confined to the checkpoint folder: a model.json from elsewhere must not
+ * make us read "../../../../etc/passwd" or "/etc/shadow" (symlinks pointing out are refused too).
+ */
+function weightFile(dir: string, p: unknown, where: string): string {
+  const refuse = (why: string) => {
+    throw new Error(`${where}: weight path ${JSON.stringify(p)} ${why}: expected a file name inside the checkpoint folder`);
+  };
+  if (typeof p !== "string" || p === "") return refuse("is not a file name");
+  if (path.isAbsolute(p) || path.win32.isAbsolute(p)) return refuse("is absolute");
+  const inside = (root: string, file: string) => {
+    const rel = path.relative(root, file);
+    return rel !== "" && rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
+  };
+  const file = path.resolve(dir, p);
+  if (!inside(path.resolve(dir), file)) return refuse("points outside the checkpoint folder");
+  if (fs.existsSync(file) && !inside(fs.realpathSync(dir), fs.realpathSync(file))) return refuse("is a link to a file outside the checkpoint folder");
+  return file;
+}
+
 /** Reads and verifies model artifacts from a checkpoint folder (or its model.json); throws on anything partial. */
 export function readArtifacts(dirOrJson: string): tf.io.ModelArtifacts {
   const dir = path.basename(dirOrJson) === MODEL_JSON ? path.dirname(dirOrJson) : dirOrJson;
@@ -110,7 +130,7 @@ export function readArtifacts(dirOrJson: string): tf.io.ModelArtifacts {
   for (const group of json.weightsManifest) {
     specs.push(...group.weights);
     for (const p of group.paths) {
-      const file = path.join(dir, p);
+      const file = weightFile(dir, p, where);
       if (!fs.existsSync(file)) throw new Error(`${where}: weight file ${p} is missing`);
       buffers.push(fs.readFileSync(file));
     }
