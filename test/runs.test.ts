@@ -52,6 +52,21 @@ test("runFromNotebook parses the lecture-style epoch lines of stored outputs", (
   assert.throws(() => runFromNotebook(nb(text.slice(0, 14)), 777), /expected a finished run of 15 epochs, found 14/);
 });
 
+test("runFromNotebook and readRuns name the file when it is not a notebook / not JSON / holds a null cell", () => {
+  const write = (content: string) => { const f = path.join(tmp(), "nb.ipynb"); fs.writeFileSync(f, content); return f; };
+  let file = write("null");
+  assert.throws(() => runFromNotebook(file, 1), { message: `${file}: not a notebook (expected an object with a cells array)` });
+  file = write(JSON.stringify({ cells: [{ outputs: [] }, null] }));
+  assert.throws(() => runFromNotebook(file, 1), { message: `${file}: cell 2 is not a notebook cell (expected an object, with an outputs array if any)` });
+  file = write('{"cells": [');
+  assert.throws(() => runFromNotebook(file, 1), new RegExp(`^Error: ${file}: not valid JSON \\(corrupt or truncated; expected a Jupyter notebook\\)`));
+  assert.throws(() => readRuns(file), new RegExp(`^Error: ${file}: not valid JSON`));
+  const dir = tmp();
+  fs.mkdirSync(path.join(dir, "epoch-001"));
+  fs.writeFileSync(path.join(dir, "epoch-001", "model.json"), "null");
+  assert.throws(() => runFromCheckpoints(dir), { message: `${path.join(dir, "epoch-001", "model.json")}: expected a model.json object` });
+});
+
 test("summarizeRuns: mean and sample sd of the last epochs", () => {
   const s = summarizeRuns([run(1, [0.5, 0.99]), run(2, [0.5, 0.992]), run(3, [0.5, 0.994])]);
   assert.deepEqual(s.final, [0.99, 0.992, 0.994]);
