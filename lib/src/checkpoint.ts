@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { fsError } from "./fs-errors";
 
 export const MODEL_JSON = "model.json";
 export const WEIGHTS_BIN = "weights.bin";
@@ -69,9 +70,13 @@ export function writeArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): vo
   if (artifacts.userDefinedMetadata != null) modelJSON.userDefinedMetadata = artifacts.userDefinedMetadata;
 
   const target = path.resolve(dir);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
-  fs.mkdirSync(tmp);
+  try {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.mkdirSync(tmp);
+  } catch (e) {
+    throw fsError(e, `cannot write checkpoint ${target}`);
+  }
   try {
     writeFileSynced(path.join(tmp, WEIGHTS_BIN), new Uint8Array(data));
     // model.json last: a folder with model.json has all its weights.
@@ -84,7 +89,7 @@ export function writeArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): vo
     if (existed) fs.rmSync(old, { recursive: true, force: true });
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    throw fsError(e, `cannot write checkpoint ${target}`);
   }
 }
 
@@ -232,8 +237,14 @@ export function epochDirName(epoch: number): string {
 /** Epoch checkpoints (complete ones only: temp folders never carry the final name) in `outDir`, oldest first. */
 export function listCheckpoints(outDir: string): { epoch: number; dir: string }[] {
   if (!fs.existsSync(outDir)) return [];
-  return fs
-    .readdirSync(outDir)
+  if (!fs.statSync(outDir).isDirectory()) throw new Error(`${outDir} is a file, expected a folder of checkpoints`);
+  let names: string[];
+  try {
+    names = fs.readdirSync(outDir);
+  } catch (e) {
+    throw fsError(e, `cannot list the checkpoints in ${outDir}`);
+  }
+  return names
     .map((name) => /^epoch-(\d+)$/.exec(name))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ epoch: Number(m[1]), dir: path.join(outDir, m[0]) }))
