@@ -6,9 +6,11 @@
 import * as os from "node:os";
 import { parseArgs } from "node:util";
 import { intOption as int, runCli, UsageError } from "./cli";
+import { projectPath, userPath } from "./user-path";
 import {
   tf, BACKENDS, BackendName, setupBackend, loadMnist, createLectureCnn, mnistForTraining, train,
   formatEpoch, formatProgress, latestCheckpoint, listCheckpoints, BatchProgress, EpochLog,
+  batchSizeLimit, residentBytes, checkCheckpointDir, checkpointBytes, RunLockedError,
 } from "cnn-lab";
 
 const USAGE = `usage: npm run train -- [--epochs N] [--batch-size B] [--backend ${BACKENDS.join("|")}] [--out DIR]
@@ -72,7 +74,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     epochs: int("epochs", values.epochs, 1, 15)!,
     batchSize: int("batch-size", values["batch-size"], 1, 100)!,
     backend: values.backend as BackendName | undefined,
-    out: values.out ?? "checkpoints/cnn",
+    out: values.out === undefined ? projectPath("checkpoints/cnn") : userPath(values.out),
     resume: values.resume ?? false,
     plot: values.plot ?? false,
     workers: int("workers", values.workers, 0),
@@ -122,7 +124,18 @@ function livePlot(history: EpochLog[]) {
   };
 }
 
+/** Another run training into the same folder: exit 2 with its pid (RunLockedError's message), no usage text. */
 async function main(argv: string[]): Promise<number> {
+  try {
+    return await trainMain(argv);
+  } catch (e) {
+    if (!(e instanceof RunLockedError)) throw e;
+    console.error(`error: ${e.message}`);
+    return 2;
+  }
+}
+
+async function trainMain(argv: string[]): Promise<number> {
   const args = parseTrainArgs(argv);
   if (args.plot) loadNodeplotlib(); // fail before loading data, not after
   const existing = listCheckpoints(args.out);
@@ -140,6 +153,10 @@ async function main(argv: string[]): Promise<number> {
   const trainSet = mnistForTraining(mnist.train, args.limit);
   const testSet = mnistForTraining(mnist.test);
   const model = createLectureCnn(args.seed);
+  const limit = batchSizeLimit(model, { trainImages: trainSet.labels.length, residentBytes: residentBytes(trainSet, testSet), workers });
+  if (args.batchSize > limit.max) throw new UsageError(`--batch-size must be at most ${limit.max} (${limit.reason}), got ${args.batchSize}`);
+  // Writable with room for a checkpoint and not in use, before any training (train() then takes the lock).
+  checkCheckpointDir(args.out, checkpointBytes(model));
 
   const from = args.resume ? latestCheckpoint(args.out) : undefined;
   console.log(from ? `resuming from ${from}` : `training from scratch${args.resume ? ` (no checkpoint in ${args.out} yet)` : ""}`);
