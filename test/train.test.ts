@@ -217,6 +217,12 @@ test("one run per checkpoint folder: a live run's lock refuses a second run, nam
     new RegExp(`^Error: ${dir} is in use by another training run \\(pid ${process.ppid}, since 2026-01-01T00:00:00.000Z\\): wait for it to end or stop it, or choose another folder$`),
   );
   assert.deepEqual(fs.readdirSync(dir), [".train.lock"], "the refused run wrote nothing");
+  // Another machine's lock (a shared disk, an earlier container) cannot be checked: refused, with the way out.
+  fs.writeFileSync(lock, JSON.stringify({ pid: deadPid(), host: "elsewhere", started: "2026-01-01T00:00:00.000Z" }));
+  await assert.rejects(
+    train(model, tiny, { epochs: 1, batchSize: 50, checkpointDir: dir }),
+    new RegExp(`\\(pid \\d+ on elsewhere, since 2026-01-01T00:00:00.000Z\\): .*; if that run is gone, delete ${lock}$`),
+  );
   // A killed run's lock is stale: taken over, held while training, removed when this run ends (or fails).
   fs.writeFileSync(lock, JSON.stringify({ pid: deadPid(), host: os.hostname(), started: "2026-01-01T00:00:00.000Z" }));
   let lockedDuring = false;

@@ -20,9 +20,12 @@ export interface LockOwner {
 
 export class RunLockedError extends Error {
   constructor(readonly dir: string, readonly owner: LockOwner) {
+    const here = owner.host === os.hostname();
     super(
-      `${dir} is in use by another training run (pid ${owner.pid}${owner.host === os.hostname() ? "" : ` on ${owner.host}`}, ` +
-        `since ${owner.started}): wait for it to end or stop it, or choose another folder`,
+      `${dir} is in use by another training run (pid ${owner.pid}${here ? "" : ` on ${owner.host}`}, ` +
+        `since ${owner.started}): wait for it to end or stop it, or choose another folder` +
+        // Another machine's (or an earlier container's) processes cannot be checked from here.
+        (here ? "" : `; if that run is gone, delete ${path.join(dir, RUN_LOCK)}`),
     );
   }
 }
