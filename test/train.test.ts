@@ -254,6 +254,9 @@ test("a checkpoint write killed half-way is cleaned up on the next start: temp f
   fs.writeFileSync(path.join(dir, `epoch-002.tmp-${dead}-1700000000000`, "weights.bin"), "partial");
   fs.cpSync(path.join(dir, "epoch-001"), path.join(dir, `epoch-001.old-${dead}-1700000000002`), { recursive: true });
   // Not ours to remove: a live process's write, a name this tool does not write, a file.
+  // Killed while probing the folder, or while writing its lock.
+  fs.writeFileSync(path.join(dir, `.write-probe-${dead}`), "");
+  fs.writeFileSync(path.join(dir, `.train.lock.${dead}.tmp`), "{}");
   const keep = [`epoch-003.tmp-${process.ppid}-1700000000003`, "epoch-003.tmp-notes", `epoch-004.tmp-${dead}-1700000000004`];
   fs.mkdirSync(path.join(dir, keep[0]));
   fs.mkdirSync(path.join(dir, keep[1]));

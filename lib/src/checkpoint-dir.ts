@@ -48,7 +48,8 @@ const TEMP = /^(epoch-\d+)\.(tmp|old)-(\d+)-(\d+)$/;
  * Clears what checkpoint writes of dead processes left in `dir` (a write killed half-way): their `.tmp-`
  * folders are removed; an `.old-` folder (the complete previous checkpoint, moved aside just before the new one
  * was renamed in) is put back when its epoch-NNN is missing, else removed. Folders of live processes are left
- * alone. Returns what was done, one line per folder.
+ * alone; so are the probe and draft lock files of a process killed while writing them. Returns what was done,
+ * one line per entry.
  */
 export function cleanCheckpointTemps(dir: string): string[] {
   const done: string[] = [];
@@ -64,6 +65,15 @@ export function cleanCheckpointTemps(dir: string): string[] {
       done.push(`restored ${m![1]} from ${d.name}`);
     } else {
       fs.rmSync(from, { recursive: true, force: true });
+      done.push(`removed ${d.name}`);
+    }
+  }
+  // The probe file above and run-lock's draft lock file, if their process was killed in that instant.
+  for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
+    const m = /^\.write-probe-(\d+)$|^\.train\.lock\.(\d+)\.tmp$/.exec(d.name);
+    const pid = Number(m?.[1] ?? m?.[2]);
+    if (m && d.isFile() && pid !== process.pid && !processAlive(pid)) {
+      fs.rmSync(path.join(dir, d.name), { force: true });
       done.push(`removed ${d.name}`);
     }
   }
