@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
-  tf, setupBackend, createLectureCnn, saveCheckpoint, loadCheckpoint, fileSystem, readArtifacts,
+  tf, setupBackend, createModel, saveCheckpoint, loadCheckpoint, fileSystem, readArtifacts,
   latestCheckpoint, listCheckpoints, writeArtifacts,
 } from "cnn-lab";
 
@@ -19,7 +19,7 @@ after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 
 /** The lecture CNN after one Adam step, so the optimizer has state worth saving. */
 function trainedOnce(): { model: tf.LayersModel; optimizer: tf.Optimizer; x: tf.Tensor4D } {
-  const model = createLectureCnn(777);
+  const model = createModel(777);
   const optimizer = tf.train.adam(0.001);
   const x = tf.randomUniform([4, 28, 28, 1], 0, 1, "float32", 1) as tf.Tensor4D;
   const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3], "int32"), 10);
@@ -194,4 +194,32 @@ test("listCheckpoints/latestCheckpoint see only complete epoch folders, newest l
   assert.equal(latestCheckpoint(path.join(out, "missing")), undefined);
   const single = await savedSmall();
   assert.equal(latestCheckpoint(single), single, "a checkpoint folder itself is its own latest");
+});
+
+test("weight paths in the manifest are confined to the checkpoint folder", async () => {
+  const dir = await savedSmall();
+  // A complete, valid checkpoint next to it: read through "../", it would even load.
+  const sibling = path.join(path.dirname(dir), "sibling");
+  fs.cpSync(dir, sibling, { recursive: true });
+  const jsonPath = path.join(dir, "model.json");
+  const json = JSON.parse(fs.readFileSync(jsonPath, "utf8"));
+  const withPath = (p: unknown) => {
+    json.weightsManifest[0].paths = [p];
+    fs.writeFileSync(jsonPath, JSON.stringify(json));
+  };
+  const outside = (p: string, why: string) =>
+    new RegExp(`checkpoint ${dir}: weight path "${p.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}" ${why}: expected a file name inside the checkpoint folder`);
+  withPath("../sibling/weights.bin");
+  await refused(dir, outside("../sibling/weights.bin", "points outside the checkpoint folder"));
+  withPath("../../../../etc/passwd");
+  await refused(dir, outside("../../../../etc/passwd", "points outside the checkpoint folder"));
+  withPath(path.join(sibling, "weights.bin"));
+  await refused(dir, outside(path.join(sibling, "weights.bin"), "is absolute"));
+  fs.symlinkSync(path.join(sibling, "weights.bin"), path.join(dir, "link.bin"));
+  withPath("link.bin");
+  await refused(dir, outside("link.bin", "is a link to a file outside the checkpoint folder"));
+  // Inside stays fine, also spelled with a detour.
+  withPath("./sub/../weights.bin");
+  const back = await loadCheckpoint(dir);
+  back.model.dispose();
 });

@@ -15,8 +15,8 @@ const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cli-test-"));
 const tmp = () => fs.mkdtempSync(path.join(tmpRoot, "t-"));
 after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 
-function run(tool: "train" | "predict", args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", `tools/${tool}.ts`, ...args], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
+function run(tool: "train" | "predict" | "runs", args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", `tools/${tool}.ts`, ...args], { cwd: ROOT, encoding: "utf8", timeout: 300_000, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -226,4 +226,105 @@ test("a corrupt checkpoint is refused by predict and by train --resume, never lo
   assert.equal(t.code, 1);
   assert.match(t.stderr, msg);
   assert.doesNotMatch(t.stdout, /^Epoch: 3/m);
+});
+
+/** A copy of the trained run's last checkpoint whose model.json / weights.bin a test may alter. */
+function checkpointCopy(name: string): string {
+  const dir = path.join(work, name);
+  fs.cpSync(path.join(out(), "epoch-002"), dir, { recursive: true });
+  return dir;
+}
+
+test("predict refuses a model with non-finite weights, naming the folder, instead of printing NaN%", () => {
+  const dir = checkpointCopy("nan");
+  const bin = path.join(dir, "weights.bin");
+  const n = fs.statSync(bin).size / 4;
+  fs.writeFileSync(bin, new Uint8Array(new Float32Array(n).fill(NaN).buffer));
+  const r = run("predict", [digitPng(3), "--model", dir]);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, new RegExp(`error: model ${dir}: weight conv1/kernel holds NaN at index 0: expected finite numbers`));
+  assert.doesNotMatch(r.stdout, /NaN%/);
+});
+
+test("predict refuses a model that does not output logits (it would apply softmax twice)", () => {
+  const edit = (name: string, change: (layers: { class_name: string; config: Record<string, unknown> }[]) => void) => {
+    const dir = checkpointCopy(name);
+    const file = path.join(dir, "model.json");
+    const json = JSON.parse(fs.readFileSync(file, "utf8"));
+    change(json.modelTopology.config.layers);
+    fs.writeFileSync(file, JSON.stringify(json));
+    return dir;
+  };
+  const softmaxLayer = edit("softmax-layer", (layers) => layers.push({ class_name: "Softmax", config: { name: "probs", axis: -1 } }));
+  const activation = edit("activation-layer", (layers) => layers.push({ class_name: "Activation", config: { name: "probs", activation: "softmax" } }));
+  const denseSoftmax = edit("dense-softmax", (layers) => { layers[layers.length - 1].config.activation = "softmax"; });
+  for (const [dir, what] of [[softmaxLayer, "a Softmax layer"], [activation, "an Activation layer \\(softmax\\)"], [denseSoftmax, "a Dense layer with softmax activation"]]) {
+    const r = run("predict", [digitPng(0), "--model", dir]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, new RegExp(`error: model ${dir}: the model ends in ${what} \\(layer "\\w+"\\); it must output logits`));
+  }
+});
+
+test("train: a second run on the same --out exits 2 naming the first one's pid; a killed run's lock does not block", async () => {
+  const dir = path.join(work, "locked");
+  const first = spawn(process.execPath, ["--import", "tsx", "tools/train.ts", "--epochs", "20", "--limit", "3000", "--workers", "0", "--out", dir], { cwd: ROOT });
+  const exited = new Promise<[number | null, string | null]>((resolve) => first.on("exit", (c, s) => resolve([c, s])));
+  first.stderr.resume();
+  try {
+    await new Promise<void>((resolve) => {
+      let stdout = "";
+      first.stdout.on("data", (d) => { stdout += d; if (/^Epoch: 1 /m.test(stdout)) resolve(); });
+    });
+    const second = run("train", ["--epochs", "2", "--limit", "3000", "--workers", "0", "--out", dir, "--resume"]);
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(second.stderr, new RegExp(`^error: ${dir} is in use by another training run \\(pid ${first.pid}, since [^)]+\\): wait for it to end or stop it, or choose another folder$`, "m"));
+    assert.doesNotMatch(second.stderr, /usage:/);
+  } finally {
+    first.kill("SIGKILL");
+  }
+  assert.deepEqual(await exited, [null, "SIGKILL"]);
+  assert.ok(fs.existsSync(path.join(dir, ".train.lock")), "a killed run leaves its lock");
+  const third = run("train", ["--epochs", "2", "--limit", "300", "--workers", "0", "--out", dir, "--resume"]);
+  assert.equal(third.code, 0, third.stderr);
+  assert.match(third.stdout, /resuming from .*epoch-00\d/);
+  assert.ok(!fs.existsSync(path.join(dir, ".train.lock")), "released at the end");
+});
+
+test("train: an --out that cannot be written is refused before training, naming the path", () => {
+  const file = path.join(work, "plain-file");
+  fs.writeFileSync(file, "");
+  const under = run("train", ["--epochs", "1", "--limit", "100", "--workers", "0", "--out", path.join(file, "out")]);
+  assert.equal(under.code, 1, under.stdout);
+  assert.match(under.stderr, new RegExp(`^error: cannot create the checkpoint folder ${file}/out: part of the path is a file, not a folder \\(ENOTDIR\\)$`, "m"));
+  assert.doesNotMatch(under.stdout, /Epoch: 1/);
+  const itself = run("train", ["--epochs", "1", "--limit", "100", "--workers", "0", "--out", file]);
+  assert.equal(itself.code, 1);
+  assert.match(itself.stderr, new RegExp(`^error: ${file} is a file, expected a folder of checkpoints$`, "m"));
+  usageError(run("predict", [digitPng(0), "--model", file]), new RegExp(`--model ${file} is a file: expected a checkpoint folder`));
+});
+
+test("train: a batch larger than the training set or than the wasm memory is a usage error stating the limit", () => {
+  usageError(run("train", ["--batch-size", "1000000", "--limit", "100", "--out", path.join(work, "big")]),
+    /error: --batch-size must be at most 100 \(the number of training images\), got 1000000/);
+  usageError(run("train", ["--batch-size", "4000", "--limit", "4000", "--workers", "0", "--backend", "wasm", "--out", path.join(work, "big")]),
+    /error: --batch-size must be at most \d+ \(a training step takes ~1\.3 MB per image and the wasm backend's memory is at most 4 GiB per thread \(1 thread\(s\)\)\), got 4000/);
+  assert.ok(!fs.existsSync(path.join(work, "big")), "a refused run writes nothing");
+});
+
+test("relative paths are the user's: resolved from where npm was run (INIT_CWD), not the project root", () => {
+  const here = tmp();
+  const env = { INIT_CWD: here };
+  const t = run("train", ["--epochs", "1", "--limit", "100", "--workers", "0", "--out", "rel-out"], env);
+  assert.equal(t.code, 0, t.stderr);
+  assert.deepEqual(fs.readdirSync(path.join(here, "rel-out")), ["epoch-001"]);
+  assert.ok(!fs.existsSync(path.join(ROOT, "rel-out")));
+  fs.copyFileSync(digitPng(0), path.join(here, "seven.png"));
+  const p = run("predict", ["seven.png", "--model", "rel-out"], env);
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(p.stdout, new RegExp(`^${here}/seven\\.png: .*model ${here}/rel-out/epoch-001$`, "m"));
+  // npm run runs reads the user's folders too, and names the file when a model.json is corrupt.
+  fs.writeFileSync(path.join(here, "rel-out", "epoch-001", "model.json"), "{ half a file");
+  const r = run("runs", ["rel-out", "--out", "runs.json"], env);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`^error: ${here}/rel-out/epoch-001/model\\.json: not valid JSON \\(corrupt or truncated; expected a checkpoint's model\\.json\\)`, "m"));
 });

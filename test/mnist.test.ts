@@ -1,6 +1,6 @@
 // The IDX parser on small files built here byte by byte, every error path of loadMnist, and facts of the real set.
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
@@ -141,6 +141,27 @@ describe("loadMnist on small generated files", () => {
     const dir = tmp();
     writeTinySet(dir);
     await assert.rejects(loadMnist({ dir }), /train-images-idx3-ubyte: 28 bytes \(uncompressed\), expected 47040016 as in the canonical train-images-idx3-ubyte/);
+  });
+
+  test("a folder where a file is expected is named, with what was expected", async () => {
+    const dir = tmp();
+    writeTinySet(dir);
+    rmSync(path.join(dir, MNIST_FILES.trainLabels));
+    mkdirSync(path.join(dir, MNIST_FILES.trainLabels));
+    await assert.rejects(loadMnist({ dir, verify: false }), {
+      message: `${path.join(dir, MNIST_FILES.trainLabels)}: is a folder, expected the IDX file train-labels-idx1-ubyte (or train-labels-idx1-ubyte.gz)`,
+    });
+  });
+
+  test("a .gz that expands beyond what its IDX header promises is stopped there (a gzip bomb)", async () => {
+    const dir = tmp();
+    writeTinySet(dir, { gz: true });
+    // The header promises 2 images of 2x3 pixels (28 bytes in all); the data goes on for 64 MB of zeros.
+    const bomb = Buffer.concat([encodeIdx([2, 2, 3], new Uint8Array(12)), Buffer.alloc(64 * 2 ** 20)]);
+    writeFileSync(path.join(dir, `${MNIST_FILES.trainImages}.gz`), gzipSync(bomb));
+    await assert.rejects(loadMnist({ dir, verify: false }), {
+      message: `${path.join(dir, `${MNIST_FILES.trainImages}.gz`)}: decompresses to more than the 28 bytes its IDX header promises: stopped (corrupt, or not MNIST)`,
+    });
   });
 });
 

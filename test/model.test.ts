@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { tf, createLectureCnn } from "cnn-lab";
+import { tf, createModel } from "cnn-lab";
 
 test("lecture CNN has the lecture's shapes and 619,786 parameters", () => {
-  const model = createLectureCnn(777);
+  const model = createModel(777);
   // Independent count: 3x3 kernels + biases, then the two dense layers.
   const expected = (3 * 3 * 1 + 1) * 32 + (3 * 3 * 32 + 1) * 64 + (3 * 3 * 64 + 1) * 128 + (2048 + 1) * 256 + (256 + 1) * 10;
   assert.equal(expected, 619786);
@@ -20,7 +20,7 @@ test("lecture CNN has the lecture's shapes and 619,786 parameters", () => {
 
 test("same seed gives equal weights, another seed different ones", () => {
   const flat = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
-  const [a, b, c] = [createLectureCnn(777), createLectureCnn(777), createLectureCnn(778)];
+  const [a, b, c] = [createModel(777), createModel(777), createModel(778)];
   assert.deepEqual(flat(a), flat(b));
   assert.notDeepEqual(flat(a)[0], flat(c)[0]);
   // Equal-shaped layers must not share weights just because they share the seed.

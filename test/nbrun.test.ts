@@ -102,6 +102,13 @@ test("a hung cell times out with a clear message", () => {
   assert.match(r.out, /did not finish within 3 s/);
 });
 
+test("--timeout beyond what a timer can wait is a usage error, not every cell failing at once", () => {
+  const path = notebook("quick", [{ source: "1 + 1" }]);
+  const r = nbrun("check", "--timeout", "3000000", path);
+  assert.equal(r.code, 2, r.out);
+  assert.match(r.out, /--timeout must be at most 2147483 seconds \(about 24\.8 days, the longest a timer can wait\), got 3000000/);
+});
+
 test("a dead kernel is reported", () => {
   const path = notebook("dies", [{ source: "process.exit(3);" }]);
   const r = nbrun("check", path);

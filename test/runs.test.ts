@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
-  tf, setupBackend, createLectureCnn, loadMnist, mnistForTraining, train, formatEpoch, EpochLog, FullRun,
+  tf, setupBackend, createModel, loadMnist, mnistForTraining, train, formatEpoch, EpochLog, FullRun,
   runFromCheckpoints, runFromNotebook, summarizeRuns, formatRuns, readRuns, LECTURE_SCHEDULE,
 } from "cnn-lab";
 
@@ -24,7 +24,7 @@ test("runFromCheckpoints reads a train() run and refuses one that is not the lec
   const mnist = await loadMnist();
   const data = mnistForTraining(mnist.train, 200);
   const dir = tmp();
-  const model = createLectureCnn(3);
+  const model = createModel(3);
   const { history } = await train(model, data, { epochs: 1, seed: 3, test: data, checkpointDir: dir });
   model.dispose();
   tf.dispose(data.images);
@@ -50,6 +50,21 @@ test("runFromNotebook parses the lecture-style epoch lines of stored outputs", (
   assert.equal(r.seed, 777);
   assert.deepEqual(r.history.map((h) => h.testAccuracy), history.map((h) => Number(h.testAccuracy!.toFixed(4))));
   assert.throws(() => runFromNotebook(nb(text.slice(0, 14)), 777), /expected a finished run of 15 epochs, found 14/);
+});
+
+test("runFromNotebook and readRuns name the file when it is not a notebook / not JSON / holds a null cell", () => {
+  const write = (content: string) => { const f = path.join(tmp(), "nb.ipynb"); fs.writeFileSync(f, content); return f; };
+  let file = write("null");
+  assert.throws(() => runFromNotebook(file, 1), { message: `${file}: not a notebook (expected an object with a cells array)` });
+  file = write(JSON.stringify({ cells: [{ outputs: [] }, null] }));
+  assert.throws(() => runFromNotebook(file, 1), { message: `${file}: cell 2 is not a notebook cell (expected an object, with an outputs array if any)` });
+  file = write('{"cells": [');
+  assert.throws(() => runFromNotebook(file, 1), new RegExp(`^Error: ${file}: not valid JSON \\(corrupt or truncated; expected a Jupyter notebook\\)`));
+  assert.throws(() => readRuns(file), new RegExp(`^Error: ${file}: not valid JSON`));
+  const dir = tmp();
+  fs.mkdirSync(path.join(dir, "epoch-001"));
+  fs.writeFileSync(path.join(dir, "epoch-001", "model.json"), "null");
+  assert.throws(() => runFromCheckpoints(dir), { message: `${path.join(dir, "epoch-001", "model.json")}: expected a model.json object` });
 });
 
 test("summarizeRuns: mean and sample sd of the last epochs", () => {

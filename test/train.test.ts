@@ -1,11 +1,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
-  tf, setupBackend, createLectureCnn, loadMnist, mnistForTraining, train, epochOrder, formatEpoch, formatProgress,
-  listCheckpoints, loadCheckpoint, LabelledImages, EpochLog,
+  tf, setupBackend, createModel, loadMnist, mnistForTraining, train, epochOrder, formatEpoch, formatProgress,
+  listCheckpoints, loadCheckpoint, LabelledImages, EpochLog, acquireRunLock, batchSizeLimit, residentBytes,
 } from "cnn-lab";
 
 let small: LabelledImages;
@@ -57,7 +58,7 @@ test("lecture-style lines", () => {
 });
 
 test("training learns, logs every epoch, and does not leak tensors", async () => {
-  const model = createLectureCnn(777);
+  const model = createModel(777);
   const start = tf.memory().numTensors;
   const perEpoch: number[] = [];
   const batches: number[] = [];
@@ -83,7 +84,7 @@ test("training learns, logs every epoch, and does not leak tensors", async () =>
 
 test("same seed, same run: identical history and weights", async () => {
   const run = async () => {
-    const model = createLectureCnn(777);
+    const model = createModel(777);
     const { history } = await train(model, small, { epochs: 1, batchSize: 100, seed: 5 });
     const w = weightsOf(model);
     model.dispose();
@@ -96,7 +97,7 @@ test("same seed, same run: identical history and weights", async () => {
 
 test("checkpoint per epoch, and resume (weights + Adam state) continues exactly as an uninterrupted run", async () => {
   const straightDir = tmp();
-  const straight = createLectureCnn(777);
+  const straight = createModel(777);
   const full = await train(straight, small, { epochs: 2, batchSize: 100, checkpointDir: straightDir });
   assert.deepEqual(listCheckpoints(straightDir).map((c) => c.epoch), [1, 2]);
   const ck = await loadCheckpoint(listCheckpoints(straightDir)[1].dir);
@@ -106,12 +107,12 @@ test("checkpoint per epoch, and resume (weights + Adam state) continues exactly 
   tf.dispose(ck.optimizerWeights.map((w) => w.tensor));
 
   const dir = tmp();
-  const first = createLectureCnn(777);
+  const first = createModel(777);
   await train(first, small, { epochs: 1, batchSize: 100, checkpointDir: dir });
   first.dispose();
   // A fresh model resumed from epoch 1 must end exactly where the straight run did. (Same seed: dropout's
   // seed is part of the architecture, not of the weights; the fresh weights are epoch 0's, not epoch 1's.)
-  const resumed = createLectureCnn(777);
+  const resumed = createModel(777);
   const r = await train(resumed, small, { epochs: 2, batchSize: 100, checkpointDir: dir, resume: true });
   assert.equal(r.resumedFrom, 1);
   assert.deepEqual(r.history.map((h) => h.loss), full.history.map((h) => h.loss));
@@ -126,7 +127,7 @@ test("checkpoint per epoch, and resume (weights + Adam state) continues exactly 
 
 test("keepCheckpoints keeps only the newest epochs", async () => {
   const dir = tmp();
-  const model = createLectureCnn(777);
+  const model = createModel(777);
   await train(model, tiny, { epochs: 3, batchSize: 50, checkpointDir: dir, keepCheckpoints: 2 });
   assert.deepEqual(listCheckpoints(dir).map((c) => c.epoch), [2, 3]);
   model.dispose();
@@ -134,7 +135,7 @@ test("keepCheckpoints keeps only the newest epochs", async () => {
 
 test("the stop signal ends training after the current batch and keeps the last complete checkpoint", async () => {
   const dir = tmp();
-  const model = createLectureCnn(777);
+  const model = createModel(777);
   const controller = new AbortController();
   const start = tf.memory().numTensors;
   const r = await train(model, small, {
@@ -150,7 +151,7 @@ test("the stop signal ends training after the current batch and keeps the last c
 });
 
 test("bad options are refused with what was expected", async () => {
-  const model = createLectureCnn(777);
+  const model = createModel(777);
   await assert.rejects(train(model, tiny, { epochs: 0 }), /epochs must be a positive integer, got 0/);
   await assert.rejects(train(model, tiny, { epochs: 1, batchSize: 2.5 }), /batchSize must be a positive integer, got 2.5/);
   await assert.rejects(train(model, tiny, { epochs: 1, workers: -1 }), /workers must be a whole number >= 0, got -1/);
@@ -175,13 +176,13 @@ test("bad options are refused with what was expected", async () => {
 
 test("with worker threads, resume also continues exactly (the dropout masks follow the global batch index)", async () => {
   const opts = { batchSize: 100, workers: 1 };
-  const straight = createLectureCnn(777);
+  const straight = createModel(777);
   await train(straight, small, { ...opts, epochs: 2 });
   const dir = tmp();
-  const first = createLectureCnn(777);
+  const first = createModel(777);
   await train(first, small, { ...opts, epochs: 1, checkpointDir: dir });
   first.dispose();
-  const resumed = createLectureCnn(777);
+  const resumed = createModel(777);
   const r = await train(resumed, small, { ...opts, epochs: 2, checkpointDir: dir, resume: true });
   assert.equal(r.resumedFrom, 1);
   assert.deepEqual(weightsOf(resumed), weightsOf(straight));
@@ -189,7 +190,7 @@ test("with worker threads, resume also continues exactly (the dropout masks foll
 });
 
 test("with worker threads: same bookkeeping, no tensor growth, learns", async () => {
-  const model = createLectureCnn(777);
+  const model = createModel(777);
   const start = tf.memory().numTensors;
   const perEpoch: number[] = [];
   const { history } = await train(model, small, {
@@ -200,5 +201,113 @@ test("with worker threads: same bookkeeping, no tensor growth, learns", async ()
   assert.equal(new Set(perEpoch).size, 1, `numTensors per epoch: ${perEpoch}`);
   assert.equal(tf.memory().numTensors, start);
   assert.ok(history[1].loss < history[0].loss);
+  model.dispose();
+});
+
+/** The pid of a process that has exited (a killed run's). */
+const deadPid = () => spawnSync(process.execPath, ["-e", ""]).pid!;
+
+test("one run per checkpoint folder: a live run's lock refuses a second run, naming its pid; released at the end", async () => {
+  const dir = tmp();
+  const lock = path.join(dir, ".train.lock");
+  const model = createModel(777);
+  // Another live process (the test runner that started this file) holds the folder.
+  fs.writeFileSync(lock, JSON.stringify({ pid: process.ppid, host: os.hostname(), started: "2026-01-01T00:00:00.000Z" }));
+  await assert.rejects(
+    train(model, tiny, { epochs: 1, batchSize: 50, checkpointDir: dir }),
+    new RegExp(`^Error: ${dir} is in use by another training run \\(pid ${process.ppid}, since 2026-01-01T00:00:00.000Z\\): wait for it to end or stop it, or choose another folder$`),
+  );
+  assert.deepEqual(fs.readdirSync(dir), [".train.lock"], "the refused run wrote nothing");
+  // Another machine's lock (a shared disk, an earlier container) cannot be checked: refused, with the way out.
+  fs.writeFileSync(lock, JSON.stringify({ pid: deadPid(), host: "elsewhere", started: "2026-01-01T00:00:00.000Z" }));
+  await assert.rejects(
+    train(model, tiny, { epochs: 1, batchSize: 50, checkpointDir: dir }),
+    new RegExp(`\\(pid \\d+ on elsewhere, since 2026-01-01T00:00:00.000Z\\): .*; if that run is gone, delete ${lock}$`),
+  );
+  // A killed run's lock is stale: taken over, held while training, removed when this run ends (or fails).
+  fs.writeFileSync(lock, JSON.stringify({ pid: deadPid(), host: os.hostname(), started: "2026-01-01T00:00:00.000Z" }));
+  let lockedDuring = false;
+  await train(model, tiny, { epochs: 1, batchSize: 50, checkpointDir: dir, onBatch: () => {
+    lockedDuring = JSON.parse(fs.readFileSync(lock, "utf8")).pid === process.pid;
+  } });
+  assert.ok(lockedDuring, "the run holds the lock while it trains");
+  assert.deepEqual(fs.readdirSync(dir), ["epoch-001"]);
+  await assert.rejects(train(model, tiny, { epochs: 1, batchSize: 50, checkpointDir: dir }), /already holds checkpoints/);
+  assert.deepEqual(fs.readdirSync(dir), ["epoch-001"], "released after a failure too");
+  // Two runs in one process (a notebook) are refused the same way.
+  const other = tmp();
+  const release = acquireRunLock(other);
+  await assert.rejects(train(model, tiny, { epochs: 1, batchSize: 50, checkpointDir: other }), new RegExp(`\\(pid ${process.pid}, since `));
+  release();
+  assert.deepEqual(fs.readdirSync(other), [], "release removes the lock");
+  model.dispose();
+});
+
+test("a checkpoint write killed half-way is cleaned up on the next start: temp folders of dead processes only", async () => {
+  const dir = tmp();
+  const model = createModel(777);
+  await train(model, tiny, { epochs: 2, batchSize: 50, checkpointDir: dir });
+  const weights2 = fs.readFileSync(path.join(dir, "epoch-002", "weights.bin"));
+  // Killed while replacing epoch-002: the complete old one moved aside, the new one half-written.
+  const dead = deadPid();
+  fs.renameSync(path.join(dir, "epoch-002"), path.join(dir, `epoch-002.old-${dead}-1700000000001`));
+  fs.mkdirSync(path.join(dir, `epoch-002.tmp-${dead}-1700000000000`));
+  fs.writeFileSync(path.join(dir, `epoch-002.tmp-${dead}-1700000000000`, "weights.bin"), "partial");
+  fs.cpSync(path.join(dir, "epoch-001"), path.join(dir, `epoch-001.old-${dead}-1700000000002`), { recursive: true });
+  // Not ours to remove: a live process's write, a name this tool does not write, a file.
+  // Killed while probing the folder, or while writing its lock.
+  fs.writeFileSync(path.join(dir, `.write-probe-${dead}`), "");
+  fs.writeFileSync(path.join(dir, `.train.lock.${dead}.tmp`), "{}");
+  const keep = [`epoch-003.tmp-${process.ppid}-1700000000003`, "epoch-003.tmp-notes", `epoch-004.tmp-${dead}-1700000000004`];
+  fs.mkdirSync(path.join(dir, keep[0]));
+  fs.mkdirSync(path.join(dir, keep[1]));
+  fs.writeFileSync(path.join(dir, keep[2]), "a file");
+
+  const r = await train(model, tiny, { epochs: 2, batchSize: 50, checkpointDir: dir, resume: true });
+  assert.equal(r.resumedFrom, 2, "epoch-002 was put back and resumed from");
+  assert.deepEqual(fs.readdirSync(dir).sort(), ["epoch-001", "epoch-002", ...keep].sort());
+  assert.deepEqual(fs.readFileSync(path.join(dir, "epoch-002", "weights.bin")), weights2);
+  model.dispose();
+});
+
+test("a checkpoint folder that cannot take a checkpoint is refused before any training, naming the path", async (t) => {
+  const model = createModel(777);
+  let batches = 0;
+  const onBatch = () => { batches++; };
+  // Unwritable (tests run as root, where permissions do not stop writes): a folder under a regular file.
+  const file = path.join(tmp(), "a-file");
+  fs.writeFileSync(file, "");
+  await assert.rejects(
+    train(model, tiny, { epochs: 1, batchSize: 50, checkpointDir: path.join(file, "out"), onBatch }),
+    new RegExp(`cannot create the checkpoint folder ${file}/out: part of the path is a file, not a folder \\(ENOTDIR\\)`),
+  );
+  assert.equal(batches, 0);
+  // Full: a 64 KB tmpfs, when this machine lets us mount one.
+  const mnt = tmp();
+  if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt]).status !== 0) {
+    t.diagnostic("cannot mount a tmpfs here: the full-disk case is not checked");
+  } else {
+    try {
+      await assert.rejects(
+        train(model, tiny, { epochs: 1, batchSize: 50, checkpointDir: path.join(mnt, "run"), onBatch }),
+        new RegExp(`cannot write checkpoints to ${mnt}/run \\(a checkpoint needs 7\\.1 MB\\): no space left on the device \\(ENOSPC\\)`),
+      );
+      assert.equal(batches, 0);
+      assert.deepEqual(fs.readdirSync(path.join(mnt, "run")), [], "no probe or lock left behind");
+    } finally {
+      spawnSync("umount", [mnt]);
+    }
+  }
+  model.dispose();
+});
+
+test("a batch larger than the training set, or than memory can hold, is refused before training", async () => {
+  const model = createModel(777);
+  await assert.rejects(train(model, tiny, { epochs: 1, batchSize: 101 }), /batchSize must be at most 100 \(the number of training images\), got 101/);
+  // A fake data set of 60,000 images on the wasm backend (only its shape is looked at before the refusal).
+  const limit = batchSizeLimit(model, { trainImages: 60000, residentBytes: residentBytes(small), backend: "wasm" });
+  assert.ok(limit.max > 100 && limit.max < 4000, `wasm limit ${limit.max}`);
+  assert.match(limit.reason, /~1\.3 MB per image and the wasm backend's memory is at most 4 GiB per thread \(1 thread\(s\)\)/);
+  assert.equal(batchSizeLimit(model, { trainImages: 60000, residentBytes: residentBytes(small), backend: "wasm", workers: 1 }).max, 2 * limit.max);
   model.dispose();
 });

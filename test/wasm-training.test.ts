@@ -2,7 +2,7 @@
 // Values move between backends as plain arrays; every comparison is wasm (our kernels) vs cpu (stock).
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import { conv2dBackpropFilter, conv2dBackpropInput, createLectureCnn, DataParallelTrainer, installWasmTrainingKernels, setupBackend, tf } from "cnn-lab";
+import { conv2dBackpropFilter, conv2dBackpropInput, createModel, DataParallelTrainer, installWasmTrainingKernels, setupBackend, tf } from "cnn-lab";
 
 before(async () => {
   await setupBackend({ force: "wasm", quiet: true });
@@ -169,7 +169,7 @@ test("lecture CNN: every weight gradient on wasm matches cpu", async () => {
   labels.values = labels.values.map((_, i) => (i % 10 === (Math.floor(i / 10) * 3) % 10 ? 1 : 0));
   const grads = async (backend: "wasm" | "cpu") => {
     await tf.setBackend(backend);
-    const model = createLectureCnn(7); // built on this backend: same seed, same weights
+    const model = createModel(7); // built on this backend: same seed, same weights
     const out = await on(backend, [x, labels], (xs, ys) => {
       const { grads } = tf.variableGrads(() =>
         tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: false }) as tf.Tensor) as tf.Scalar,
@@ -203,7 +203,7 @@ test("clone and same-dtype cast share memory safely; other casts convert", async
 });
 
 test("a training step on wasm leaves the tensor count unchanged", () => {
-  const model = createLectureCnn(1);
+  const model = createModel(1);
   const optimizer = tf.train.adam(0.001);
   const x = tf.randomUniform([8, 28, 28, 1]), y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], "int32"), 10);
   const step = () => tf.tidy(() => {

@@ -13,6 +13,9 @@ import { CellRun, DEFAULT_CELL_TIMEOUT_S, runNotebook } from "./jupyter/execute"
 import { PROJECT_ROOT } from "./jupyter/kernel";
 import { Notebook, readNotebook, tags, text, writeNotebook } from "./jupyter/notebook";
 
+/** The longest delay setTimeout honours (a signed 32-bit number of milliseconds). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const indent = (s: string, p = "    ") => s.replace(/\n$/, "").split("\n").map((l) => p + l).join("\n");
 
 function report(path: string, run: CellRun, problems: string[]): string {
@@ -82,6 +85,11 @@ async function main(argv: string[]): Promise<number> {
     else if (a === "--timeout") {
       timeoutS = Number(rest[++i]);
       if (!(timeoutS > 0)) { console.error(`--timeout needs a number of seconds > 0 (default ${DEFAULT_CELL_TIMEOUT_S})`); return 2; }
+      // setTimeout fires at once for delays above 2^31-1 ms, which would fail every cell immediately.
+      if (timeoutS * 1000 > MAX_TIMER_MS) {
+        console.error(`--timeout must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (about 24.8 days, the longest a timer can wait), got ${rest[i]}`);
+        return 2;
+      }
     } else if (a.startsWith("--")) { console.error(`unknown option ${a}`); return 2; }
     else paths.push(a);
   }

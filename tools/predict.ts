@@ -4,10 +4,13 @@
 // inverted to white-on-black if the background is light, cropped to the ink, scaled to 20 px on the
 // longer side and centred by centre of mass in 28x28.
 import * as fs from "node:fs";
-import { parseArgs } from "node:util";
-import { HelpRequested, runCli, UsageError } from "./cli";
+import { parseFlags, runCli, UsageError } from "./cli";
+import { projectPath, userPath } from "./user-path";
 import { loadImage, createCanvas } from "@napi-rs/canvas";
-import { tf, BACKENDS, BackendName, setupBackend, loadCheckpoint, latestCheckpoint, preprocessDigit, rgbaToGray, MAX_SIDE } from "cnn-lab";
+import {
+  tf, BACKENDS, BackendName, setupBackend, loadCheckpoint, latestCheckpoint, preprocessDigit, rgbaToGray, MAX_SIDE,
+  assertLogitsModel, assertFiniteWeights, assertFiniteOutputs,
+} from "cnn-lab";
 
 const USAGE = `usage: npm run predict -- IMAGE [--model DIR] [--backend ${BACKENDS.join("|")}]
   IMAGE         a picture of one digit (PNG, JPEG, WebP, GIF, BMP), any size, light or dark background
@@ -16,22 +19,16 @@ const USAGE = `usage: npm run predict -- IMAGE [--model DIR] [--backend ${BACKEN
 
 
 function parse(argv: string[]): { image: string; model: string; backend?: BackendName } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, strict: true, allowPositionals: true,
-      options: { model: { type: "string" }, backend: { type: "string" }, help: { type: "boolean" } },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) throw new HelpRequested();
+  const { values, positionals } = parseFlags(argv, { model: { type: "string" }, backend: { type: "string" } }, true);
   if (positionals.length !== 1) throw new UsageError(`expected one image file, got ${positionals.length}`);
   if (values.backend !== undefined && !(BACKENDS as readonly string[]).includes(values.backend)) {
     throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got "${values.backend}"`);
   }
-  return { image: positionals[0], model: values.model ?? "checkpoints/cnn", backend: values.backend as BackendName | undefined };
+  return {
+    image: userPath(positionals[0]),
+    model: values.model === undefined ? projectPath("checkpoints/cnn") : userPath(values.model),
+    backend: values.backend as BackendName | undefined,
+  };
 }
 
 /** Decodes the file to gray pixels; refuses what is not an image or is too large to decode safely. */
@@ -58,6 +55,9 @@ async function main(argv: string[]): Promise<number> {
   if (!fs.existsSync(args.model)) {
     throw new UsageError(`model folder ${args.model} does not exist: train one with \`npm run train -- --out ${args.model}\` or pass --model DIR`);
   }
+  if (!fs.statSync(args.model).isDirectory()) {
+    throw new UsageError(`--model ${args.model} is a file: expected a checkpoint folder (with model.json) or a training --out folder`);
+  }
   const dir = latestCheckpoint(args.model);
   if (!dir) throw new UsageError(`${args.model} holds no checkpoint (expected model.json, or epoch-NNN/ folders from npm run train)`);
   const { gray, width, height } = await readGray(args.image);
@@ -70,7 +70,13 @@ async function main(argv: string[]): Promise<number> {
   await setupBackend({ force: args.backend, quiet: true });
   const { model, optimizerWeights } = await loadCheckpoint(dir);
   tf.dispose(optimizerWeights.map((w) => w.tensor));
-  const probs = tf.tidy(() => tf.softmax(model.predict(tf.tensor4d(digit.pixels, [1, 28, 28, 1])) as tf.Tensor).dataSync());
+  // Probabilities are softmax(logits): only for a model that outputs finite logits.
+  const where = `model ${dir}`;
+  assertLogitsModel(model, where);
+  assertFiniteWeights(model, where);
+  const logits = tf.tidy(() => (model.predict(tf.tensor4d(digit.pixels, [1, 28, 28, 1])) as tf.Tensor).dataSync());
+  assertFiniteOutputs(logits, where);
+  const probs = tf.tidy(() => tf.softmax(tf.tensor1d(logits)).dataSync());
   const top = Array.from(probs, (p, d) => ({ d, p })).sort((a, b) => b.p - a.p).slice(0, 3);
   console.log(`${args.image}: ${width}x${height}, ${digit.inverted ? "light background (inverted)" : "dark background"}, ` +
     `digit box ${digit.box.width}x${digit.box.height} at (${digit.box.x}, ${digit.box.y}) → 28x28; model ${dir}`);

@@ -3,8 +3,8 @@
 // into data/full-runs.json, which notebook 06 shows: the lecture prints one run, a fair comparison needs several.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
-import { HelpRequested, intOption, runCli, UsageError } from "./cli";
+import { intOption, parseFlags, runCli, UsageError } from "./cli";
+import { PROJECT_ROOT, projectPath, userPath } from "./user-path";
 import { runFromCheckpoints, runFromNotebook, formatRuns, FullRun, LECTURE_SCHEDULE } from "cnn-lab";
 
 const USAGE = `usage: npm run runs -- [DIR ...] [--notebook FILE] [--notebook-seed S] [--notebook-workers W] [--out FILE]
@@ -15,31 +15,20 @@ const USAGE = `usage: npm run runs -- [DIR ...] [--notebook FILE] [--notebook-se
   --out FILE           where to write (default data/full-runs.json)`;
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, strict: true, allowPositionals: true,
-      options: {
-        notebook: { type: "string" }, "notebook-seed": { type: "string" }, "notebook-workers": { type: "string" },
-        out: { type: "string" }, help: { type: "boolean" },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) throw new HelpRequested();
-  const notebook = values.notebook ?? "notebooks/06-full-cnn.ipynb";
+  const { values, positionals } = parseFlags(argv, {
+    notebook: { type: "string" }, "notebook-seed": { type: "string" }, "notebook-workers": { type: "string" }, out: { type: "string" },
+  }, true);
+  const notebook = values.notebook === undefined ? projectPath("notebooks/06-full-cnn.ipynb") : userPath(values.notebook);
   const runs: FullRun[] = [
     runFromNotebook(notebook, intOption("notebook-seed", values["notebook-seed"], 0, 777)!, intOption("notebook-workers", values["notebook-workers"], 0, 1)),
-    ...positionals.map((dir) => runFromCheckpoints(dir)),
+    ...positionals.map((dir) => runFromCheckpoints(userPath(dir))),
   ];
   const seeds = runs.map((r) => r.seed);
   const twice = seeds.find((s, i) => seeds.indexOf(s) !== i);
   if (twice !== undefined) throw new UsageError(`seed ${twice} appears twice: each run must have its own seed`);
-  const out = values.out ?? "data/full-runs.json";
+  const out = values.out === undefined ? projectPath("data/full-runs.json") : userPath(values.out);
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  const doc = { schedule: LECTURE_SCHEDULE, runs: runs.map((r) => ({ ...r, source: path.relative(process.cwd(), r.source) })) };
+  const doc = { schedule: LECTURE_SCHEDULE, runs: runs.map((r) => ({ ...r, source: path.relative(PROJECT_ROOT, r.source) })) };
   fs.writeFileSync(out, JSON.stringify(doc, null, 1) + "\n");
   console.log(formatRuns(runs));
   console.log(`written: ${out}`);

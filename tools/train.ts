@@ -4,12 +4,13 @@
 // package.json runs it as `node --import tsx`, not `tsx`: the tsx CLI's parent process SIGKILLs a child that
 // does not acknowledge Ctrl-C within 30 ms, and a training batch keeps the event loop busy longer than that.
 import * as os from "node:os";
-import { parseArgs } from "node:util";
-import { HelpRequested, intOption as int, runCli, UsageError } from "./cli";
+import { intOption as int, parseFlags, runCli, UsageError } from "./cli";
+import { projectPath, userPath } from "./user-path";
 import {
   tf, BACKENDS, BackendName, setupBackend, loadMnist, createModel, mnistForTraining, train,
   formatEpoch, formatProgress, latestCheckpoint, listCheckpoints, BatchProgress, EpochLog,
   readTrainingMeta, scheduleChanges, ScheduleMismatchError,
+  batchSizeLimit, residentBytes, checkCheckpointDir, checkpointBytes, RunLockedError,
 } from "cnn-lab";
 
 /** Images in MNIST's training split (what --limit defaults to). */
@@ -44,33 +45,12 @@ export interface TrainArgs {
 }
 
 
-/** `--epochs -3` → `--epochs=-3`, so a negative number gets the range message, not "ambiguous argument". */
-export function joinNegativeValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (/^--[a-z-]+$/.test(argv[i]) && /^-\d/.test(argv[i + 1] ?? "")) out.push(`${argv[i]}=${argv[++i]}`);
-    else out.push(argv[i]);
-  }
-  return out;
-}
-
 export function parseTrainArgs(argv: string[]): TrainArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: joinNegativeValues(argv),
-      strict: true,
-      allowPositionals: false,
-      options: {
-        epochs: { type: "string" }, "batch-size": { type: "string" }, backend: { type: "string" },
-        out: { type: "string" }, resume: { type: "boolean" }, "allow-schedule-change": { type: "boolean" }, plot: { type: "boolean" },
-        workers: { type: "string" }, limit: { type: "string" }, seed: { type: "string" }, help: { type: "boolean" },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]);
-  }
-  if (values.help) throw new HelpRequested();
+  const { values } = parseFlags(argv, {
+    epochs: { type: "string" }, "batch-size": { type: "string" }, backend: { type: "string" },
+    out: { type: "string" }, resume: { type: "boolean" }, "allow-schedule-change": { type: "boolean" }, plot: { type: "boolean" },
+    workers: { type: "string" }, limit: { type: "string" }, seed: { type: "string" },
+  });
   if (values.backend !== undefined && !(BACKENDS as readonly string[]).includes(values.backend)) {
     throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got "${values.backend}"`);
   }
@@ -79,7 +59,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     epochs: int("epochs", values.epochs, 1, 15)!,
     batchSize: int("batch-size", values["batch-size"], 1, 100)!,
     backend: values.backend as BackendName | undefined,
-    out: values.out ?? "checkpoints/cnn",
+    out: values.out === undefined ? projectPath("checkpoints/cnn") : userPath(values.out),
     resume: values.resume ?? false,
     allowScheduleChange: values["allow-schedule-change"] ?? false,
     plot: values.plot ?? false,
@@ -130,7 +110,18 @@ function livePlot(history: EpochLog[]) {
   };
 }
 
+/** Another run training into the same folder: exit 2 with its pid (RunLockedError's message), no usage text. */
 async function main(argv: string[]): Promise<number> {
+  try {
+    return await trainMain(argv);
+  } catch (e) {
+    if (!(e instanceof RunLockedError)) throw e;
+    console.error(`error: ${e.message}`);
+    return 2;
+  }
+}
+
+async function trainMain(argv: string[]): Promise<number> {
   const args = parseTrainArgs(argv);
   if (args.plot) loadNodeplotlib(); // fail before loading data, not after
   const existing = listCheckpoints(args.out);
@@ -159,6 +150,10 @@ async function main(argv: string[]): Promise<number> {
   const trainSet = mnistForTraining(mnist.train, args.limit);
   const testSet = mnistForTraining(mnist.test);
   const model = createModel(args.seed);
+  const limit = batchSizeLimit(model, { trainImages: trainSet.labels.length, residentBytes: residentBytes(trainSet, testSet), workers });
+  if (args.batchSize > limit.max) throw new UsageError(`--batch-size must be at most ${limit.max} (${limit.reason}), got ${args.batchSize}`);
+  // Writable with room for a checkpoint and not in use, before any training (train() then takes the lock).
+  checkCheckpointDir(args.out, checkpointBytes(model));
 
   const from = args.resume ? latestCheckpoint(args.out) : undefined;
   console.log(from ? `resuming from ${from}` : `training from scratch${args.resume ? ` (no checkpoint in ${args.out} yet)` : ""}`);

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { EpochLog } from "./train";
+import { fsError } from "./fs-errors";
 
 export const MODEL_JSON = "model.json";
 export const WEIGHTS_BIN = "weights.bin";
@@ -132,9 +133,13 @@ export function writeArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): vo
   if (artifacts.userDefinedMetadata != null) modelJSON.userDefinedMetadata = artifacts.userDefinedMetadata;
 
   const target = path.resolve(dir);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
-  fs.mkdirSync(tmp);
+  try {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.mkdirSync(tmp);
+  } catch (e) {
+    throw fsError(e, `cannot write checkpoint ${target}`);
+  }
   try {
     writeFileSynced(path.join(tmp, WEIGHTS_BIN), new Uint8Array(data));
     // model.json last: a folder with model.json has all its weights.
@@ -147,8 +152,28 @@ export function writeArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): vo
     if (existed) fs.rmSync(old, { recursive: true, force: true });
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    throw fsError(e, `cannot write checkpoint ${target}`);
   }
+}
+
+/**
+ * The file a manifest path names, confined to the checkpoint folder: a model.json from elsewhere must not
+ * make us read "../../../../etc/passwd" or "/etc/shadow" (symlinks pointing out are refused too).
+ */
+function weightFile(dir: string, p: unknown, where: string): string {
+  const refuse = (why: string) => {
+    throw new Error(`${where}: weight path ${JSON.stringify(p)} ${why}: expected a file name inside the checkpoint folder`);
+  };
+  if (typeof p !== "string" || p === "") return refuse("is not a file name");
+  if (path.isAbsolute(p) || path.win32.isAbsolute(p)) return refuse("is absolute");
+  const inside = (root: string, file: string) => {
+    const rel = path.relative(root, file);
+    return rel !== "" && rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
+  };
+  const file = path.resolve(dir, p);
+  if (!inside(path.resolve(dir), file)) return refuse("points outside the checkpoint folder");
+  if (fs.existsSync(file) && !inside(fs.realpathSync(dir), fs.realpathSync(file))) return refuse("is a link to a file outside the checkpoint folder");
+  return file;
 }
 
 /** Reads and verifies model artifacts from a checkpoint folder (or its model.json); throws on anything partial. */
@@ -173,7 +198,7 @@ export function readArtifacts(dirOrJson: string): tf.io.ModelArtifacts {
   for (const group of json.weightsManifest) {
     specs.push(...group.weights);
     for (const p of group.paths) {
-      const file = path.join(dir, p);
+      const file = weightFile(dir, p, where);
       if (!fs.existsSync(file)) throw new Error(`${where}: weight file ${p} is missing`);
       buffers.push(fs.readFileSync(file));
     }
@@ -295,8 +320,14 @@ export function epochDirName(epoch: number): string {
 /** Epoch checkpoints (complete ones only: temp folders never carry the final name) in `outDir`, oldest first. */
 export function listCheckpoints(outDir: string): { epoch: number; dir: string }[] {
   if (!fs.existsSync(outDir)) return [];
-  return fs
-    .readdirSync(outDir)
+  if (!fs.statSync(outDir).isDirectory()) throw new Error(`${outDir} is a file, expected a folder of checkpoints`);
+  let names: string[];
+  try {
+    names = fs.readdirSync(outDir);
+  } catch (e) {
+    throw fsError(e, `cannot list the checkpoints in ${outDir}`);
+  }
+  return names
     .map((name) => /^epoch-(\d+)$/.exec(name))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ epoch: Number(m[1]), dir: path.join(outDir, m[0]) }))

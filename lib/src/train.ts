@@ -8,6 +8,8 @@ import {
   epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, readTrainingMeta, restoreOptimizer, saveCheckpoint,
   SCHEDULE_KEYS, ScheduleChange, TrainingMeta,
 } from "./checkpoint";
+import { checkpointBytes, openCheckpointDir } from "./checkpoint-dir";
+import { batchSizeLimit } from "./batch-memory";
 import { accuracy, Labels, predictClasses } from "./evaluate";
 import { DataParallelTrainer, dropoutReseeder } from "./data-parallel";
 import { trainStep } from "./step";
@@ -149,8 +151,28 @@ async function restore(model: tf.LayersModel, optimizer: tf.Optimizer, dir: stri
   }
 }
 
-/** Trains `model` in place. Returns the per-epoch history (including epochs restored by resume). */
+/**
+ * Trains `model` in place. Returns the per-epoch history (including epochs restored by resume).
+ * Refuses a batch that cannot fit first; with checkpointDir, holds that folder's lock for the whole run.
+ */
 export async function train(model: tf.LayersModel, data: LabelledImages, opts: TrainOptions): Promise<TrainResult> {
+  const limit = batchSizeLimit(model, { trainImages: data.images.shape[0], residentBytes: residentBytes(data, opts.test), workers: opts.workers });
+  const batchSize = opts.batchSize ?? 100;
+  if (batchSize > limit.max) throw new Error(`batchSize must be at most ${limit.max} (${limit.reason}), got ${batchSize}`);
+  const release = opts.checkpointDir === undefined ? undefined : openCheckpointDir(opts.checkpointDir, checkpointBytes(model));
+  try {
+    return await trainLoop(model, data, opts);
+  } finally {
+    release?.();
+  }
+}
+
+/** Bytes the data sets take in the backend's memory (float32 images). */
+export function residentBytes(data: LabelledImages, test?: LabelledImages): number {
+  return 4 * (data.images.size + (test?.images.size ?? 0));
+}
+
+async function trainLoop(model: tf.LayersModel, data: LabelledImages, opts: TrainOptions): Promise<TrainResult> {
   const { epochs, batchSize = 100, learningRate = 0.001, seed = 777 } = opts;
   positiveInt("epochs", epochs);
   positiveInt("batchSize", batchSize);
