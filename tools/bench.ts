@@ -1,16 +1,19 @@
-// `npm run bench [-- --json] [--steps N] [--warmup N] [--batch N] [--workers N]`: trains the lecture CNN on synthetic
-// MNIST-shaped batches with the backend setupBackend() picks (TFJS_BACKEND forces one) and reports
-// training and inference throughput and peak memory. --workers N splits each batch across the main thread
-// and N worker threads (DataParallelTrainer). A measurement script, not a test.
+// `npm run bench [-- --json] [--steps N] [--warmup N] [--batch N] [--workers N] [--epoch-images N]`: the lecture
+// CNN's training speed with the backend setupBackend() picks (TFJS_BACKEND forces one), on one thread and with
+// worker threads, each measured twice: the training step alone (median over timed steps on a synthetic batch),
+// and a whole epoch through train() (MNIST images, shuffling, batching, worker messages, the test evaluation:
+// what a learner waits for). Plus inference speed and peak memory. A measurement script, not a test.
 import * as os from "node:os";
 import { intOption, parseFlags, runCli } from "./cli";
-import { tf, setupBackend, createModel, DataParallelTrainer, trainStep } from "cnn-lab";
+import { tf, setupBackend, createModel, DataParallelTrainer, trainStep, train, loadMnist, mnistForTraining } from "cnn-lab";
 
-const USAGE = `usage: npm run bench -- [--json] [--steps N] [--warmup N] [--batch N] [--workers N]
-  --json       one JSON object instead of text
-  --steps N    timed steps (default 20); --warmup N untimed steps first (default 3)
-  --batch N    images per step (default 100, the lecture's)
-  --workers N  extra worker threads per batch (default 0: the main thread alone)`;
+const USAGE = `usage: npm run bench -- [--json] [--steps N] [--warmup N] [--batch N] [--workers N] [--epoch-images N]
+  --json            one JSON object instead of text
+  --steps N         timed steps (default 20); --warmup N untimed steps first (default 3)
+  --batch N         images per step (default 100, the lecture's)
+  --workers N       extra worker threads for the second measurement (default: CPU cores - 1; 0 measures one thread only)
+  --epoch-images N  training images in the measured epoch (default 12000; the test evaluation uses N / 6, the
+                    lecture's 60,000 : 10,000)`;
 
 /**
  * The step the benchmark times: the lecture's trainStep on one thread, or the data-parallel trainer's step (the
@@ -33,44 +36,85 @@ async function timed(f: () => void | Promise<void>): Promise<{ wall: number; cpu
   return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
 }
 
+interface StepFigures { stepImagesPerSec: number; stepImagesPerCpuSec: number; tensorsLeakedPerStep: number; inferImagesPerSec?: number }
+
+/** The training step alone, on a fixed synthetic batch (and inference on one thread). */
+async function stepFigures(workers: number, o: { batch: number; steps: number; warmup: number }): Promise<StepFigures> {
+  const model = createModel(777);
+  const optimizer = tf.train.adam(0.001);
+  const x = tf.randomUniform([o.batch, 28, 28, 1], 0, 1, "float32", 1);
+  const y = tf.oneHot(tf.randomUniform([o.batch], 0, 10, "int32", 2) as tf.Tensor1D, 10);
+  const parallel = workers ? await DataParallelTrainer.create(model, optimizer, { workers }) : undefined;
+  try {
+    const step = makeTrainStep(model, optimizer, x, y, parallel);
+    for (let i = 0; i < o.warmup; i++) await step();
+    const before = tf.memory().numTensors;
+    const times = [];
+    for (let i = 0; i < o.steps; i++) times.push(await timed(step));
+    const figures: StepFigures = {
+      stepImagesPerSec: Math.round(o.batch / median(times.map((t) => t.wall))),
+      // CPU time of the whole process (all threads): with workers it exceeds wall time.
+      stepImagesPerCpuSec: Math.round(o.batch / median(times.map((t) => t.cpu))),
+      tensorsLeakedPerStep: (tf.memory().numTensors - before) / o.steps,
+    };
+    if (!workers) {
+      const infer = () => tf.tidy(() => { (model.predict(x) as tf.Tensor).dataSync(); });
+      for (let i = 0; i < o.warmup; i++) infer();
+      const t = [];
+      for (let i = 0; i < o.steps; i++) t.push(await timed(infer));
+      figures.inferImagesPerSec = Math.round(o.batch / median(t.map((v) => v.wall)));
+    }
+    return figures;
+  } finally {
+    await parallel?.dispose();
+    tf.dispose([x, y]);
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+/** One epoch through train() on the first `images` MNIST training images, with the test evaluation it ends with. */
+async function epochImagesPerSec(workers: number, images: number, batch: number): Promise<number> {
+  const mnist = await loadMnist();
+  const data = mnistForTraining(mnist.train, images);
+  const test = mnistForTraining(mnist.test, Math.min(mnist.test.count, Math.max(1, Math.round(images / 6))));
+  const model = createModel(777);
+  try {
+    const { history } = await train(model, data, { epochs: 1, batchSize: batch, test, workers });
+    return Math.round(images / history[0].seconds); // the epoch as train() times it: batches + test evaluation
+  } finally {
+    tf.dispose([data.images, test.images]);
+    model.dispose();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
-    json: { type: "boolean" }, steps: { type: "string" }, warmup: { type: "string" }, batch: { type: "string" }, workers: { type: "string" },
+    json: { type: "boolean" }, steps: { type: "string" }, warmup: { type: "string" }, batch: { type: "string" },
+    workers: { type: "string" }, "epoch-images": { type: "string" },
   });
   const json = values.json ?? false;
   const steps = intOption("steps", values.steps, 1, 20)!, warmup = intOption("warmup", values.warmup, 0, 3)!;
-  const batch = intOption("batch", values.batch, 1, 100)!, workers = intOption("workers", values.workers, 0, 0)!;
+  const batch = intOption("batch", values.batch, 1, 100)!;
+  const workers = intOption("workers", values.workers, 0, Math.max(0, os.availableParallelism() - 1))!;
+  const images = intOption("epoch-images", values["epoch-images"], batch, 12_000)!;
   const { name: backend } = await setupBackend({ quiet: json });
 
-  const model = createModel(777);
-  const optimizer = tf.train.adam(0.001);
-  const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, "float32", 1);
-  const y = tf.oneHot(tf.randomUniform([batch], 0, 10, "int32", 2) as tf.Tensor1D, 10);
-  const parallel = workers ? await DataParallelTrainer.create(model, optimizer, { workers }) : undefined;
-  const timedStep = makeTrainStep(model, optimizer, x, y, parallel);
-  const inferStep = () => tf.tidy(() => { (model.predict(x) as tf.Tensor).dataSync(); });
-
-  for (let i = 0; i < warmup; i++) await timedStep();
-  const tensorsBefore = tf.memory().numTensors;
-  const train = [];
-  for (let i = 0; i < steps; i++) train.push(await timed(timedStep));
-  const leaked = (tf.memory().numTensors - tensorsBefore) / steps;
-  for (let i = 0; i < warmup; i++) inferStep();
-  const infer = [];
-  for (let i = 0; i < steps; i++) infer.push(await timed(inferStep));
-  await parallel?.dispose();
-
+  const runs = [];
+  for (const w of workers ? [0, workers] : [0]) {
+    const step = await stepFigures(w, { batch, steps, warmup });
+    runs.push({ workers: w, ...step, epochImagesPerSec: await epochImagesPerSec(w, images, batch) });
+  }
+  const [one, many] = runs;
   const result = {
-    backend,
-    workers,
-    batch,
-    steps,
-    trainImagesPerSec: Math.round(batch / median(train.map((t) => t.wall))),
-    // CPU time of the whole process (all threads): with workers it exceeds wall time.
-    trainImagesPerCpuSec: Math.round(batch / median(train.map((t) => t.cpu))),
-    inferImagesPerSec: Math.round(batch / median(infer.map((t) => t.wall))),
+    backend, batch, steps, epochImages: images, workers,
+    runs,
+    /** The step rate with workers over the one-thread step rate. */
+    scaling: many ? Number((many.stepImagesPerSec / one.stepImagesPerSec).toFixed(2)) : undefined,
+    /** A whole epoch's rate over the step rate, with the same threads: what the loop around the step costs. */
+    epochOverStep: runs.map((r) => Number((r.epochImagesPerSec / r.stepImagesPerSec).toFixed(2))),
+    inferImagesPerSec: one.inferImagesPerSec,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
-    tensorsLeakedPerStep: leaked,
     machine: `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.availableParallelism()} cores, load ${os.loadavg()[0].toFixed(1)}`,
     node: process.version,
     tfjs: tf.version_core,
@@ -79,10 +123,14 @@ async function main(argv: string[]): Promise<number> {
   if (json) {
     console.log(JSON.stringify(result));
   } else {
-    const threads = workers ? `, main thread + ${workers} worker${workers > 1 ? "s" : ""}` : "";
-    console.log(`training:  ${result.trainImagesPerSec} images/s (median of ${steps} steps of ${batch}${threads}; ${result.trainImagesPerCpuSec} per CPU-second)`);
-    console.log(`inference: ${result.inferImagesPerSec} images/s`);
-    console.log(`peak RSS:  ${result.peakRssMB} MB; tensors leaked per step: ${leaked}`);
+    for (const r of runs) {
+      const threads = r.workers ? `main thread + ${r.workers} worker${r.workers > 1 ? "s" : ""}` : "1 thread";
+      console.log(`${threads}: step ${r.stepImagesPerSec} images/s (median of ${steps} steps of ${batch}; ${r.stepImagesPerCpuSec} per CPU-second), ` +
+        `epoch ${r.epochImagesPerSec} images/s (train() on ${images} images + test evaluation)`);
+    }
+    if (result.scaling !== undefined) console.log(`scaling: ${result.scaling}x the one-thread step with ${workers} worker(s)`);
+    console.log(`epoch rate / step rate: ${result.epochOverStep.join(", ")}`);
+    console.log(`inference: ${result.inferImagesPerSec} images/s; peak RSS ${result.peakRssMB} MB; tensors leaked per step: ${runs.map((r) => r.tensorsLeakedPerStep).join(", ")}`);
     console.log(`${result.machine}; node ${result.node}; tfjs ${result.tfjs}; ${result.date}`);
   }
   return 0;
