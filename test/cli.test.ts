@@ -284,7 +284,7 @@ test("train: a second run on the same --out exits 2 naming the first one's pid; 
   }
   assert.deepEqual(await exited, [null, "SIGKILL"]);
   assert.ok(fs.existsSync(path.join(dir, ".train.lock")), "a killed run leaves its lock");
-  const third = run("train", ["--epochs", "2", "--limit", "300", "--workers", "0", "--out", dir, "--resume"]);
+  const third = run("train", ["--epochs", "2", "--limit", "3000", "--workers", "0", "--out", dir, "--resume"]);
   assert.equal(third.code, 0, third.stderr);
   assert.match(third.stdout, /resuming from .*epoch-00\d/);
   assert.ok(!fs.existsSync(path.join(dir, ".train.lock")), "released at the end");

@@ -64,7 +64,7 @@ test("runFromNotebook and readRuns name the file when it is not a notebook / not
   const dir = tmp();
   fs.mkdirSync(path.join(dir, "epoch-001"));
   fs.writeFileSync(path.join(dir, "epoch-001", "model.json"), "null");
-  assert.throws(() => runFromCheckpoints(dir), { message: `${path.join(dir, "epoch-001", "model.json")}: expected a model.json object` });
+  assert.throws(() => runFromCheckpoints(dir), { message: `checkpoint ${path.join(dir, "epoch-001")}: training metadata is missing (expected a checkpoint written by train())` });
 });
 
 test("summarizeRuns: mean and sample sd of the last epochs", () => {

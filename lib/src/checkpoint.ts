@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { EpochLog } from "./train";
-import { fsError } from "./fs-errors";
+import { fsError, readJson } from "./fs-errors";
 
 export const MODEL_JSON = "model.json";
 export const WEIGHTS_BIN = "weights.bin";
@@ -72,13 +72,7 @@ export function checkTrainingMeta(meta: unknown, where: string): TrainingMeta {
 
 /** The training metadata of a checkpoint folder, read from its model.json alone (no weights loaded). */
 export function readTrainingMeta(dir: string): TrainingMeta {
-  const file = path.join(dir, MODEL_JSON);
-  let json: { userDefinedMetadata?: unknown };
-  try {
-    json = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new Error(`${file}: cannot read the checkpoint's metadata: ${(e as Error).message}`);
-  }
+  const json = readJson(path.join(dir, MODEL_JSON), "a checkpoint's model.json") as { userDefinedMetadata?: unknown } | null;
   return checkTrainingMeta(json?.userDefinedMetadata, `checkpoint ${dir}`);
 }
 

@@ -4,7 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { latestCheckpoint, readTrainingMeta } from "./checkpoint";
-import { fsError } from "./fs-errors";
+import { fsError, readJson } from "./fs-errors";
 import type { EpochLog } from "./train";
 
 /** One finished training run of the lecture's schedule. */
@@ -27,20 +27,6 @@ function fail(source: string, problem: string): never {
 }
 
 /** A JSON file's content; an unreadable or corrupt file is an error naming it and what it should hold. */
-function readJson(file: string, expected: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw fsError(e, `${file}: cannot read ${expected}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    return fail(file, `not valid JSON (corrupt or truncated; expected ${expected}): ${(e as Error).message}`);
-  }
-}
-
 function checkHistory(source: string, history: unknown, epochs: number): EpochLog[] {
   if (!Array.isArray(history)) fail(source, "no training history");
   const logs = history as EpochLog[];
