@@ -117,6 +117,22 @@ test("re-running a notebook that leaks tensors fails the leak check; setupBacken
   assert.equal(nbrun("check", clean).code, 0);
 });
 
+test("a tensor a cell makes and drops undisposed fails the leak check even though setupBackend frees it on re-run", () => {
+  const setup = { source: 'import { tf, setupBackend } from "cnn-lab";\nconst info = await setupBackend({ quiet: true });' };
+  const dropped = notebook("dropped", [setup, { source: "console.log(tf.ones([10, 10]).sum().dataSync()[0]);" }]);
+  assert.equal(nbrun("update", dropped).code, 0);
+  const r = nbrun("check", dropped);
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /after the run, 2 tensor\(s\) are alive that no notebook variable holds: float32 \[10,10\], float32 \[\]/);
+
+  const kept = notebook("kept", [setup, { source: "const kept = tf.tidy(() => tf.keep(tf.ones([10, 10])));" }]);
+  assert.equal(nbrun("update", kept).code, 0);
+  const k = nbrun("check", kept);
+  assert.equal(k.code, 1, k.out);
+  assert.match(k.out, /re-running the notebook grew tf\.memory\(\)\.numTensors from \d+ to \d+/);
+  assert.match(k.out, /after re-running the notebook, 1 tensor\(s\) are alive that no notebook variable holds/);
+});
+
 test("sanitizers normalise only timings, addresses, stack frames, the project path and the backend line", () => {
   const s = sanitize(`epoch 1 took 812 ms (1.5s)\nat 0x7f3a2c001234\n    at foo (${root}/x.js:1:2)\nbackend: cpu\nloss 0.25\n`, root);
   assert.equal(s, "epoch 1 took <time> (<time>)\nat 0x<addr>\nbackend: <backend>\nloss 0.25\n");
