@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createCanvas } from "@napi-rs/canvas";
 import { compareImages, lineDiff, sanitize } from "../tools/jupyter/compare";
+import { sign, verifySignature } from "../tools/jupyter/kernel";
 import { Notebook, writeNotebook } from "../tools/jupyter/notebook";
 
 const root = join(__dirname, "..");
@@ -150,4 +151,15 @@ test("images compare by decoded size and pixel tolerance, not bytes", () => {
   assert.equal(compareImages(png("#808080"), png("#818181")), undefined);
   assert.match(compareImages(png("#808080"), png("#ffffff")) ?? "", /mean absolute difference/);
   assert.match(compareImages(png("#808080"), png("#808080", 10, 10)) ?? "", /expected 20x10, got 10x10/);
+});
+
+test("signatures: the right one is accepted; a wrong one, or one of another length, is rejected", () => {
+  const parts = ['{"msg_id":"1"}', "{}", "{}", '{"code":"1"}'];
+  const good = sign("k", parts);
+  assert.equal(verifySignature("k", good, parts), true);
+  assert.equal(verifySignature("k", good.replace(/.$/, (c) => (c === "0" ? "1" : "0")), parts), false);
+  assert.equal(verifySignature("other key", good, parts), false);
+  assert.equal(verifySignature("k", good.slice(0, 10), parts), false);
+  assert.equal(verifySignature("k", "", parts), false);
+  assert.equal(verifySignature("k", good, [...parts.slice(0, 3), '{"code":"2"}']), false);
 });

@@ -1,7 +1,7 @@
 // A minimal Jupyter client for the tslab kernel: starts it from the project's kernelspec and runs code over the
 // Jupyter messaging protocol (ZeroMQ, HMAC-SHA256 signed, loopback only, a random key per kernel). No Python needed.
 import { ChildProcess, spawn } from "node:child_process";
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -52,6 +52,20 @@ function kernelArgv(connectionFile: string): string[] {
     throw new Error(`tslab kernelspec not found at ${KERNELSPEC}: run \`npm install\` (it writes the kernelspec)`);
   }
   return spec.argv.map((a) => a.replace("{connection_file}", connectionFile));
+}
+
+/** The Jupyter message signature: HMAC-SHA256 over header, parent header, metadata and content, hex. */
+export function sign(key: string, parts: string[]): string {
+  const h = createHmac("sha256", key);
+  for (const p of parts) h.update(p);
+  return h.digest("hex");
+}
+
+/** Constant-time check of a received signature (a timing difference must not reveal how much of it matched). */
+export function verifySignature(key: string, signature: string, parts: string[]): boolean {
+  const want = Buffer.from(sign(key, parts));
+  const got = Buffer.from(signature);
+  return got.length === want.length && timingSafeEqual(got, want);
 }
 
 /** Joins consecutive stream outputs of the same name, as Jupyter front ends show them. */
@@ -111,12 +125,6 @@ export class Kernel {
     return this.processStderr;
   }
 
-  private sign(parts: string[]): string {
-    const h = createHmac("sha256", this.key);
-    for (const p of parts) h.update(p);
-    return h.digest("hex");
-  }
-
   private async pump(sock: zmq.Dealer | zmq.Subscriber): Promise<void> {
     try {
       for await (const frames of sock) {
@@ -124,7 +132,7 @@ export class Kernel {
         const i = strs.indexOf(DELIM);
         if (i < 0) continue;
         const [sig, header, parent, metadata, content] = strs.slice(i + 1, i + 6);
-        if (sig !== this.sign([header, parent, metadata, content])) continue; // not from our kernel
+        if (!verifySignature(this.key, sig, [header, parent, metadata, content])) continue; // not from our kernel
         const msg: Message = {
           header: JSON.parse(header), parent_header: JSON.parse(parent),
           metadata: JSON.parse(metadata), content: JSON.parse(content),
@@ -140,7 +148,7 @@ export class Kernel {
   private async send(sock: zmq.Dealer, msgType: string, content: object): Promise<string> {
     const header = { msg_id: randomUUID(), username: "nbrun", session: this.session, date: new Date().toISOString(), msg_type: msgType, version: "5.3" };
     const parts = [JSON.stringify(header), "{}", "{}", JSON.stringify(content)];
-    await sock.send([DELIM, this.sign(parts), ...parts]);
+    await sock.send([DELIM, sign(this.key, parts), ...parts]);
     return header.msg_id;
   }
 
