@@ -1,12 +1,12 @@
 // The notebook runner must be able to fail: altered outputs, errors, hangs and leaks each fail with a clear report.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { createCanvas } from "@napi-rs/canvas";
 import { compareImages, lineDiff, sanitize } from "../tools/jupyter/compare";
-import { sign, verifySignature } from "../tools/jupyter/kernel";
+import { Kernel, KernelStartError, sign, verifySignature } from "../tools/jupyter/kernel";
 import { Notebook, writeNotebook } from "../tools/jupyter/notebook";
 
 const root = join(__dirname, "..");
@@ -153,6 +153,66 @@ test("images compare by decoded size and pixel tolerance, not bytes", () => {
   assert.match(compareImages(png("#808080"), png("#808080", 10, 10)) ?? "", /expected 20x10, got 10x10/);
 });
 
+/** A process that has exited (a zombie waiting to be reaped counts as exited). */
+function gone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
+  }
+}
+
+/** Waits (up to a generous bound, not a timing assertion) until every pid has exited; returns the survivors. */
+async function survivors(pids: number[]): Promise<number[]> {
+  for (let i = 0; i < 150 && pids.some((p) => !gone(p)); i++) await new Promise((r) => setTimeout(r, 100));
+  return pids.filter((p) => !gone(p));
+}
+
+async function untilFile(path: string, child: { exitCode: number | null }): Promise<string> {
+  while (!existsSync(path) || !readFileSync(path, "utf8")) {
+    if (child.exitCode !== null) throw new Error(`exited (${child.exitCode}) before writing ${path}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return readFileSync(path, "utf8");
+}
+
+/** A kernelspec whose "kernel" starts a child process, writes both pids and never answers. */
+function silentKernelspec(name: string): { kernelspec: string; pids: string } {
+  const specDir = mkdtempSync(join(dir, `${name}-`));
+  const pids = join(specDir, "pids.json");
+  const script = `const c = require("node:child_process").spawn("sleep", ["600"], { stdio: "ignore" });
+require("node:fs").writeFileSync(${JSON.stringify(pids)}, JSON.stringify({ kernel: process.pid, child: c.pid, connection: process.argv[1] }));
+setInterval(() => {}, 1000);`;
+  const kernelspec = join(specDir, "kernel.json");
+  writeFileSync(kernelspec, JSON.stringify({ argv: [process.execPath, "-e", script, "{connection_file}"] }));
+  return { kernelspec, pids };
+}
+
+test("a kernel that never answers: a one-line start error naming the kernelspec, and nothing left running", async () => {
+  const { kernelspec, pids } = silentKernelspec("silent");
+  const err = await Kernel.start(dir, { kernelspec, readyTimeoutMs: 10_000 }).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof KernelStartError, String(err));
+  assert.equal(err.message, `cannot start the tslab kernel (kernelspec ${kernelspec}): it did not answer within 10 s`);
+  const started = JSON.parse(readFileSync(pids, "utf8"));
+  assert.deepEqual(await survivors([started.kernel, started.child]), [], "the kernel and its child are stopped");
+  assert.equal(existsSync(dirname(started.connection)), false, "the connection file's temp folder is removed");
+});
+
+test("a kernelspec whose node binary is gone: a one-line error saying to run npm install, no stack trace", async () => {
+  const specDir = mkdtempSync(join(dir, "gone-"));
+  const kernelspec = join(specDir, "kernel.json");
+  const missing = join(specDir, "node-v18", "bin", "node");
+  writeFileSync(kernelspec, JSON.stringify({ argv: [missing, "tslab", "kernel", "--config-path", "{connection_file}"] }));
+  const err = await Kernel.start(dir, { kernelspec }).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof KernelStartError, String(err));
+  assert.equal(err.message, `cannot start the tslab kernel (kernelspec ${kernelspec}): ${missing} does not exist (after switching Node versions, \`npm install\` rewrites the kernelspec)`);
+});
+
 test("signatures: the right one is accepted; a wrong one, or one of another length, is rejected", () => {
   const parts = ['{"msg_id":"1"}', "{}", "{}", '{"code":"1"}'];
   const good = sign("k", parts);
@@ -163,3 +223,36 @@ test("signatures: the right one is accepted; a wrong one, or one of another leng
   assert.equal(verifySignature("k", "", parts), false);
   assert.equal(verifySignature("k", good, [...parts.slice(0, 3), '{"code":"2"}']), false);
 });
+
+test("a child process a cell started is stopped with the kernel when the run ends", async () => {
+  const marker = join(dir, "cell-child.json");
+  const path = notebook("cell-child", [{ source: `const child = require("node:child_process").spawn("sleep", ["600"], { stdio: "ignore" });
+require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ kernel: process.pid, child: child.pid }));` }], false);
+  assert.equal(nbrun("update", path).code, 0);
+  const { kernel, child } = JSON.parse(readFileSync(marker, "utf8"));
+  assert.deepEqual(await survivors([kernel, child]), []);
+});
+
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  test(`${sig} to \`npm run test:notebooks\` stops the kernel, a cell's child process, and removes temp folders`, async () => {
+    const work = mkdtempSync(join(dir, `sig-${sig}-`));
+    const tmp = join(work, "tmp");
+    mkdirSync(tmp);
+    const marker = join(work, "pids.json");
+    const path = notebook(`long-${sig}`, [{
+      source: `const child = require("node:child_process").spawn("sleep", ["600"], { stdio: "ignore" });
+require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ kernel: process.pid, child: child.pid }));
+await new Promise(() => setInterval(() => {}, 1000));`,
+      timeout: 600,
+    }]);
+    // As from a terminal: npm in its own process group, the signal to the whole group.
+    const npm = spawn("npm", ["run", "--silent", "test:notebooks", "--", path], { cwd: root, detached: true, stdio: "ignore", env: { ...process.env, TMPDIR: tmp } });
+    const exited = new Promise<void>((r) => npm.on("exit", () => r()));
+    const { kernel, child } = JSON.parse(await untilFile(marker, npm));
+    assert.ok(readdirSync(tmp).some((f) => f.startsWith("nbrun-")), "the runner's temp folder exists while it runs");
+    process.kill(-npm.pid!, sig);
+    await exited;
+    assert.deepEqual(await survivors([kernel, child]), [], "no kernel, no child of a cell survives");
+    assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith("nbrun-")), [], "temp folders removed");
+  });
+}

@@ -10,7 +10,7 @@ import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { compareOutputs } from "./jupyter/compare";
 import { CellRun, DEFAULT_CELL_TIMEOUT_S, runNotebook } from "./jupyter/execute";
-import { PROJECT_ROOT } from "./jupyter/kernel";
+import { KernelStartError, PROJECT_ROOT } from "./jupyter/kernel";
 import { Notebook, readNotebook, tags, text, writeNotebook } from "./jupyter/notebook";
 
 const indent = (s: string, p = "    ") => s.replace(/\n$/, "").split("\n").map((l) => p + l).join("\n");
@@ -89,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
     try {
       all.push(...(await processNotebook(path, mode, { leakCheck, keepIgnored, timeoutS })));
     } catch (e) {
+      if (e instanceof KernelStartError) { console.error(`error: ${e.message}`); return 1; } // the same for every notebook
       all.push(`✗ ${path}: ${(e as Error).message}`);
     }
   }
