@@ -1,7 +1,7 @@
 // The notebook runner must be able to fail: altered outputs, errors, hangs and leaks each fail with a clear report.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { createCanvas } from "@napi-rs/canvas";
@@ -256,3 +256,40 @@ await new Promise(() => setInterval(() => {}, 1000));`,
     assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith("nbrun-")), [], "temp folders removed");
   });
 }
+
+/** Processes whose command line mentions `text` (the kernel's names its connection file, under the runner's TMPDIR). */
+function processesMentioning(text: string): number[] {
+  return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      return readFileSync(`/proc/${d}/cmdline`, "utf8").includes(text);
+    } catch {
+      return false;
+    }
+  }).map(Number).filter((p) => !gone(p));
+}
+
+test("SIGINT to `npm start` writing the HTML book stops its kernel and removes temp folders", async () => {
+  const work = mkdtempSync(join(dir, "book-sig-"));
+  const tmp = join(work, "tmp");
+  const bin = join(work, "bin");
+  mkdirSync(tmp);
+  mkdirSync(bin);
+  writeFileSync(join(bin, "jupyter"), "#!/bin/sh\nexit 1\n"); // no Jupyter front end: book mode
+  chmodSync(join(bin, "jupyter"), 0o755);
+  const bookExisted = existsSync(join(root, "book"));
+  const npm = spawn("npm", ["start"], { cwd: root, detached: true, stdio: "ignore", env: { ...process.env, TMPDIR: tmp, PATH: `${bin}:${process.env.PATH}` } });
+  const exited = new Promise<void>((r) => npm.on("exit", () => r()));
+  try {
+    let kernels: number[] = [];
+    while (!(kernels = processesMentioning(`${tmp}/nbrun-`)).length) {
+      assert.equal(npm.exitCode, null, "npm start ended before its kernel started");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    process.kill(-npm.pid!, "SIGINT");
+    await exited;
+    assert.deepEqual(await survivors(kernels), [], "the book's kernel is stopped");
+    assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith("nbrun-")), [], "temp folders removed");
+  } finally {
+    if (!bookExisted) rmSync(join(root, "book"), { recursive: true, force: true });
+  }
+});
