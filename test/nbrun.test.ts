@@ -5,8 +5,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { createCanvas } from "@napi-rs/canvas";
+import * as zmq from "zeromq";
 import { compareImages, lineDiff, sanitize } from "../tools/jupyter/compare";
-import { Kernel, KernelStartError, sign, verifySignature } from "../tools/jupyter/kernel";
+import { freePorts, JUPYTER_PATH, Kernel, KernelStartError, sign, verifySignature } from "../tools/jupyter/kernel";
 import { Notebook, writeNotebook } from "../tools/jupyter/notebook";
 
 const root = join(__dirname, "..");
@@ -291,5 +292,39 @@ test("SIGINT to `npm start` writing the HTML book stops its kernel and removes t
     assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith("nbrun-")), [], "temp folders removed");
   } finally {
     if (!bookExisted) rmSync(join(root, "book"), { recursive: true, force: true });
+  }
+});
+
+test("tslab (patched by npm install) ignores a badly signed message without echoing the signature it expected", async () => {
+  const work = mkdtempSync(join(dir, "badsig-"));
+  const ports = await freePorts(5);
+  const key = "test-key";
+  const connection = join(work, "connection.json");
+  writeFileSync(connection, JSON.stringify({
+    shell_port: ports[0], iopub_port: ports[1], stdin_port: ports[2], control_port: ports[3], hb_port: ports[4],
+    ip: "127.0.0.1", key, transport: "tcp", signature_scheme: "hmac-sha256", kernel_name: "tslab",
+  }));
+  const [cmd, ...args] = (JSON.parse(readFileSync(join(JUPYTER_PATH, "kernels", "tslab", "kernel.json"), "utf8")).argv as string[])
+    .map((a) => a.replace("{connection_file}", connection));
+  const kernel = spawn(cmd, args, { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  kernel.stdout.on("data", (d) => (log += d));
+  kernel.stderr.on("data", (d) => (log += d));
+  const shell = new zmq.Dealer({ linger: 0 });
+  shell.connect(`tcp://127.0.0.1:${ports[0]}`);
+  const message = (id: string) => [JSON.stringify({ msg_id: id, username: "t", session: "s", date: "", msg_type: "kernel_info_request", version: "5.3" }), "{}", "{}", "{}"];
+  try {
+    const bad = message("bad");
+    await shell.send(["<IDS|MSG>", "0".repeat(64), ...bad]);
+    while (!/invalid/.test(log) && kernel.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    assert.doesNotMatch(log, new RegExp(sign(key, bad)), "the expected signature is not written out");
+    assert.match(log, /invalid message signature: message ignored/);
+    const good = message("good");
+    await shell.send(["<IDS|MSG>", sign(key, good), ...good]);
+    const [reply] = await shell.receive().then((frames) => frames.map(String).slice(-4, -3).map((h) => JSON.parse(h)));
+    assert.equal(reply.msg_type, "kernel_info_reply", "the kernel still answers");
+  } finally {
+    shell.close();
+    kernel.kill("SIGKILL");
   }
 });

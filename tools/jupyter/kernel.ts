@@ -33,7 +33,7 @@ export class KernelDied extends Error {}
 export class KernelStartError extends Error {}
 export class CellTimeout extends Error {}
 
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((ok, fail) => {
       const s = createServer();
