@@ -1,7 +1,7 @@
 // Notebook regression runner.
 //   tsx tools/nbrun.ts check  [notebooks…]   re-execute and compare with the stored outputs (exit 1 on any failure)
 //   tsx tools/nbrun.ts update [notebooks…]   re-execute and store the new outputs
-// Without paths: every notebooks/*.ipynb. Options: --no-leak-check (skip the re-run check), --timeout S (per cell),
+// Without paths: every notebooks/*.ipynb. Options: --no-leak-check (skip the leak check), --timeout S (per cell),
 // --keep-ignored (update: cells tagged ignore-output keep their stored outputs, e.g. a full training run's, while
 // the other cells, which check compares literally under any schedule, take the new ones).
 // check runs the full-CNN notebook's reduced training schedule (CNN_QUICK=1) unless CNN_QUICK is set;
