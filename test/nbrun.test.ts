@@ -1,11 +1,13 @@
 // The notebook runner must be able to fail: altered outputs, errors, hangs and leaks each fail with a clear report.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { createCanvas } from "@napi-rs/canvas";
+import * as zmq from "zeromq";
 import { compareImages, lineDiff, sanitize } from "../tools/jupyter/compare";
+import { freePorts, JUPYTER_PATH, Kernel, KernelStartError, sign, verifySignature } from "../tools/jupyter/kernel";
 import { Notebook, writeNotebook } from "../tools/jupyter/notebook";
 
 const root = join(__dirname, "..");
@@ -131,6 +133,22 @@ test("re-running a notebook that leaks tensors fails the leak check; setupBacken
   assert.equal(nbrun("check", clean).code, 0);
 });
 
+test("a tensor a cell makes and drops undisposed fails the leak check even though setupBackend frees it on re-run", () => {
+  const setup = { source: 'import { tf, setupBackend } from "cnn-lab";\nconst info = await setupBackend({ quiet: true });' };
+  const dropped = notebook("dropped", [setup, { source: "console.log(tf.ones([10, 10]).sum().dataSync()[0]);" }]);
+  assert.equal(nbrun("update", dropped).code, 0);
+  const r = nbrun("check", dropped);
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /after the run, 2 tensor\(s\) are alive that no notebook variable holds: float32 \[10,10\], float32 \[\]/);
+
+  const kept = notebook("kept", [setup, { source: "const kept = tf.tidy(() => tf.keep(tf.ones([10, 10])));" }]);
+  assert.equal(nbrun("update", kept).code, 0);
+  const k = nbrun("check", kept);
+  assert.equal(k.code, 1, k.out);
+  assert.match(k.out, /re-running the notebook grew tf\.memory\(\)\.numTensors from \d+ to \d+/);
+  assert.match(k.out, /after re-running the notebook, 1 tensor\(s\) are alive that no notebook variable holds/);
+});
+
 test("sanitizers normalise only timings, addresses, stack frames, the project path and the backend line", () => {
   const s = sanitize(`epoch 1 took 812 ms (1.5s)\nat 0x7f3a2c001234\n    at foo (${root}/x.js:1:2)\nbackend: cpu\nloss 0.25\n`, root);
   assert.equal(s, "epoch 1 took <time> (<time>)\nat 0x<addr>\nbackend: <backend>\nloss 0.25\n");
@@ -148,4 +166,179 @@ test("images compare by decoded size and pixel tolerance, not bytes", () => {
   assert.equal(compareImages(png("#808080"), png("#818181")), undefined);
   assert.match(compareImages(png("#808080"), png("#ffffff")) ?? "", /mean absolute difference/);
   assert.match(compareImages(png("#808080"), png("#808080", 10, 10)) ?? "", /expected 20x10, got 10x10/);
+});
+
+/** A process that has exited (a zombie waiting to be reaped counts as exited). */
+function gone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
+  }
+}
+
+/** Waits (up to a generous bound, not a timing assertion) until every pid has exited; returns the survivors. */
+async function survivors(pids: number[]): Promise<number[]> {
+  for (let i = 0; i < 150 && pids.some((p) => !gone(p)); i++) await new Promise((r) => setTimeout(r, 100));
+  return pids.filter((p) => !gone(p));
+}
+
+async function untilFile(path: string, child: { exitCode: number | null }): Promise<string> {
+  while (!existsSync(path) || !readFileSync(path, "utf8")) {
+    if (child.exitCode !== null) throw new Error(`exited (${child.exitCode}) before writing ${path}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return readFileSync(path, "utf8");
+}
+
+/** A kernelspec whose "kernel" starts a child process, writes both pids and never answers. */
+function silentKernelspec(name: string): { kernelspec: string; pids: string } {
+  const specDir = mkdtempSync(join(dir, `${name}-`));
+  const pids = join(specDir, "pids.json");
+  const script = `const c = require("node:child_process").spawn("sleep", ["600"], { stdio: "ignore" });
+require("node:fs").writeFileSync(${JSON.stringify(pids)}, JSON.stringify({ kernel: process.pid, child: c.pid, connection: process.argv[1] }));
+setInterval(() => {}, 1000);`;
+  const kernelspec = join(specDir, "kernel.json");
+  writeFileSync(kernelspec, JSON.stringify({ argv: [process.execPath, "-e", script, "{connection_file}"] }));
+  return { kernelspec, pids };
+}
+
+test("a kernel that never answers: a one-line start error naming the kernelspec, and nothing left running", async () => {
+  const { kernelspec, pids } = silentKernelspec("silent");
+  const err = await Kernel.start(dir, { kernelspec, readyTimeoutMs: 10_000 }).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof KernelStartError, String(err));
+  assert.equal(err.message, `cannot start the tslab kernel (kernelspec ${kernelspec}): it did not answer within 10 s`);
+  const started = JSON.parse(readFileSync(pids, "utf8"));
+  assert.deepEqual(await survivors([started.kernel, started.child]), [], "the kernel and its child are stopped");
+  assert.equal(existsSync(dirname(started.connection)), false, "the connection file's temp folder is removed");
+});
+
+test("a kernelspec whose node binary is gone: a one-line error saying to run npm install, no stack trace", async () => {
+  const specDir = mkdtempSync(join(dir, "gone-"));
+  const kernelspec = join(specDir, "kernel.json");
+  const missing = join(specDir, "node-v18", "bin", "node");
+  writeFileSync(kernelspec, JSON.stringify({ argv: [missing, "tslab", "kernel", "--config-path", "{connection_file}"] }));
+  const err = await Kernel.start(dir, { kernelspec }).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof KernelStartError, String(err));
+  assert.equal(err.message, `cannot start the tslab kernel (kernelspec ${kernelspec}): ${missing} does not exist (after switching Node versions, \`npm install\` rewrites the kernelspec)`);
+});
+
+test("signatures: the right one is accepted; a wrong one, or one of another length, is rejected", () => {
+  const parts = ['{"msg_id":"1"}', "{}", "{}", '{"code":"1"}'];
+  const good = sign("k", parts);
+  assert.equal(verifySignature("k", good, parts), true);
+  assert.equal(verifySignature("k", good.replace(/.$/, (c) => (c === "0" ? "1" : "0")), parts), false);
+  assert.equal(verifySignature("other key", good, parts), false);
+  assert.equal(verifySignature("k", good.slice(0, 10), parts), false);
+  assert.equal(verifySignature("k", "", parts), false);
+  assert.equal(verifySignature("k", good, [...parts.slice(0, 3), '{"code":"2"}']), false);
+});
+
+test("a child process a cell started is stopped with the kernel when the run ends", async () => {
+  const marker = join(dir, "cell-child.json");
+  const path = notebook("cell-child", [{ source: `const child = require("node:child_process").spawn("sleep", ["600"], { stdio: "ignore" });
+require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ kernel: process.pid, child: child.pid }));` }], false);
+  assert.equal(nbrun("update", path).code, 0);
+  const { kernel, child } = JSON.parse(readFileSync(marker, "utf8"));
+  assert.deepEqual(await survivors([kernel, child]), []);
+});
+
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  test(`${sig} to \`npm run test:notebooks\` stops the kernel, a cell's child process, and removes temp folders`, async () => {
+    const work = mkdtempSync(join(dir, `sig-${sig}-`));
+    const tmp = join(work, "tmp");
+    mkdirSync(tmp);
+    const marker = join(work, "pids.json");
+    const path = notebook(`long-${sig}`, [{
+      source: `const child = require("node:child_process").spawn("sleep", ["600"], { stdio: "ignore" });
+require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ kernel: process.pid, child: child.pid }));
+await new Promise(() => setInterval(() => {}, 1000));`,
+      timeout: 600,
+    }]);
+    // As from a terminal: npm in its own process group, the signal to the whole group.
+    const npm = spawn("npm", ["run", "--silent", "test:notebooks", "--", path], { cwd: root, detached: true, stdio: "ignore", env: { ...process.env, TMPDIR: tmp } });
+    const exited = new Promise<void>((r) => npm.on("exit", () => r()));
+    const { kernel, child } = JSON.parse(await untilFile(marker, npm));
+    assert.ok(readdirSync(tmp).some((f) => f.startsWith("nbrun-")), "the runner's temp folder exists while it runs");
+    process.kill(-npm.pid!, sig);
+    await exited;
+    assert.deepEqual(await survivors([kernel, child]), [], "no kernel, no child of a cell survives");
+    assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith("nbrun-")), [], "temp folders removed");
+  });
+}
+
+/** Processes whose command line mentions `text` (the kernel's names its connection file, under the runner's TMPDIR). */
+function processesMentioning(text: string): number[] {
+  return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      return readFileSync(`/proc/${d}/cmdline`, "utf8").includes(text);
+    } catch {
+      return false;
+    }
+  }).map(Number).filter((p) => !gone(p));
+}
+
+test("SIGINT to `npm start` writing the HTML book stops its kernel and removes temp folders", async () => {
+  const work = mkdtempSync(join(dir, "book-sig-"));
+  const tmp = join(work, "tmp");
+  const bin = join(work, "bin");
+  mkdirSync(tmp);
+  mkdirSync(bin);
+  writeFileSync(join(bin, "jupyter"), "#!/bin/sh\nexit 1\n"); // no Jupyter front end: book mode
+  chmodSync(join(bin, "jupyter"), 0o755);
+  const bookExisted = existsSync(join(root, "book"));
+  const npm = spawn("npm", ["start"], { cwd: root, detached: true, stdio: "ignore", env: { ...process.env, TMPDIR: tmp, PATH: `${bin}:${process.env.PATH}` } });
+  const exited = new Promise<void>((r) => npm.on("exit", () => r()));
+  try {
+    let kernels: number[] = [];
+    while (!(kernels = processesMentioning(`${tmp}/nbrun-`)).length) {
+      assert.equal(npm.exitCode, null, "npm start ended before its kernel started");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    process.kill(-npm.pid!, "SIGINT");
+    await exited;
+    assert.deepEqual(await survivors(kernels), [], "the book's kernel is stopped");
+    assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith("nbrun-")), [], "temp folders removed");
+  } finally {
+    if (!bookExisted) rmSync(join(root, "book"), { recursive: true, force: true });
+  }
+});
+
+test("tslab (patched by npm install) ignores a badly signed message without echoing the signature it expected", async () => {
+  const work = mkdtempSync(join(dir, "badsig-"));
+  const ports = await freePorts(5);
+  const key = "test-key";
+  const connection = join(work, "connection.json");
+  writeFileSync(connection, JSON.stringify({
+    shell_port: ports[0], iopub_port: ports[1], stdin_port: ports[2], control_port: ports[3], hb_port: ports[4],
+    ip: "127.0.0.1", key, transport: "tcp", signature_scheme: "hmac-sha256", kernel_name: "tslab",
+  }));
+  const [cmd, ...args] = (JSON.parse(readFileSync(join(JUPYTER_PATH, "kernels", "tslab", "kernel.json"), "utf8")).argv as string[])
+    .map((a) => a.replace("{connection_file}", connection));
+  const kernel = spawn(cmd, args, { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  kernel.stdout.on("data", (d) => (log += d));
+  kernel.stderr.on("data", (d) => (log += d));
+  const shell = new zmq.Dealer({ linger: 0 });
+  shell.connect(`tcp://127.0.0.1:${ports[0]}`);
+  const message = (id: string) => [JSON.stringify({ msg_id: id, username: "t", session: "s", date: "", msg_type: "kernel_info_request", version: "5.3" }), "{}", "{}", "{}"];
+  try {
+    const bad = message("bad");
+    await shell.send(["<IDS|MSG>", "0".repeat(64), ...bad]);
+    while (!/invalid/.test(log) && kernel.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    assert.doesNotMatch(log, new RegExp(sign(key, bad)), "the expected signature is not written out");
+    assert.match(log, /invalid message signature: message ignored/);
+    const good = message("good");
+    await shell.send(["<IDS|MSG>", sign(key, good), ...good]);
+    const [reply] = await shell.receive().then((frames) => frames.map(String).slice(-4, -3).map((h) => JSON.parse(h)));
+    assert.equal(reply.msg_type, "kernel_info_reply", "the kernel still answers");
+  } finally {
+    shell.close();
+    kernel.kill("SIGKILL");
+  }
 });

@@ -1,7 +1,7 @@
 // Notebook regression runner.
 //   tsx tools/nbrun.ts check  [notebooks…]   re-execute and compare with the stored outputs (exit 1 on any failure)
 //   tsx tools/nbrun.ts update [notebooks…]   re-execute and store the new outputs
-// Without paths: every notebooks/*.ipynb. Options: --no-leak-check (skip the re-run check), --timeout S (per cell),
+// Without paths: every notebooks/*.ipynb. Options: --no-leak-check (skip the leak check), --timeout S (per cell),
 // --keep-ignored (update: cells tagged ignore-output keep their stored outputs, e.g. a full training run's, while
 // the other cells, which check compares literally under any schedule, and new ignore-output cells take the new ones).
 // check runs the full-CNN notebook's reduced training schedule (CNN_QUICK=1) unless CNN_QUICK is set;
@@ -10,7 +10,7 @@ import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { compareOutputs } from "./jupyter/compare";
 import { CellRun, DEFAULT_CELL_TIMEOUT_S, runNotebook } from "./jupyter/execute";
-import { PROJECT_ROOT } from "./jupyter/kernel";
+import { KernelStartError, PROJECT_ROOT } from "./jupyter/kernel";
 import { Notebook, readNotebook, tags, text, writeNotebook } from "./jupyter/notebook";
 
 /** The longest delay setTimeout honours (a signed 32-bit number of milliseconds). */
@@ -99,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
     try {
       all.push(...(await processNotebook(path, mode, { leakCheck, keepIgnored, timeoutS })));
     } catch (e) {
+      if (e instanceof KernelStartError) { console.error(`error: ${e.message}`); return 1; } // the same for every notebook
       all.push(`✗ ${path}: ${(e as Error).message}`);
     }
   }

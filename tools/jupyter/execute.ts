@@ -1,8 +1,8 @@
 // Executes a notebook cell by cell in the real tslab kernel, started in the notebook's folder.
 // Cell tags: "skip-execution" (not run, stored outputs kept), "raises-exception" (must fail),
 // "ignore-output" (run, outputs not compared). metadata.nbrun.timeout sets a cell's timeout in seconds.
-import { dirname, resolve } from "node:path";
-import { CellTimeout, ExecuteResult, Kernel, KernelDied } from "./kernel";
+import { dirname, join, resolve } from "node:path";
+import { CellTimeout, ExecuteResult, Kernel, KernelDied, PROJECT_ROOT } from "./kernel";
 import { Cell, Notebook, Output, tags, text } from "./notebook";
 
 export const DEFAULT_CELL_TIMEOUT_S = 120;
@@ -16,7 +16,10 @@ export interface CellRun {
 }
 
 export interface RunOptions {
-  /** After the run, run every cell again and fail if tf.memory().numTensors grew. */
+  /**
+   * After the run, fail if a live tensor is held by no top-level variable (the learner cannot dispose it); then run
+   * every cell again and fail if tf.memory().numTensors grew or such a tensor exists (tf.keep outlives setupBackend).
+   */
   leakCheck?: boolean;
   onCell?: (run: CellRun) => void;
 }
@@ -28,7 +31,12 @@ export interface NotebookRun {
   kernelLog: string;
 }
 
-const NUM_TENSORS = `import * as nbrunTf from "@tensorflow/tfjs";\nnbrunTf.memory().numTensors`;
+// In a block: the probe adds no top-level variable. tslab keeps the notebook's variables in __tslab__.exports.
+const PROBE = `{
+  const { unheldTensors } = require(${JSON.stringify(join(PROJECT_ROOT, "lib", "dist", "leaks.js"))});
+  console.log(JSON.stringify(unheldTensors(Object.values((globalThis as any).__tslab__.exports))));
+}`;
+interface Probe { live: number; unheld: number; shapes: string[] }
 
 async function runCell(kernel: Kernel, index: number, cell: Cell): Promise<CellRun> {
   const t = tags(cell);
@@ -45,12 +53,21 @@ async function runCell(kernel: Kernel, index: number, cell: Cell): Promise<CellR
   }
 }
 
-async function numTensors(kernel: Kernel): Promise<number> {
-  const r = await kernel.execute(NUM_TENSORS, 30_000);
+async function probe(kernel: Kernel): Promise<Probe> {
+  const r = await kernel.execute(PROBE, 30_000);
   const out = r.outputs.find((o): o is Extract<Output, { output_type: "stream" }> => o.output_type === "stream" && o.name === "stdout");
-  const n = Number(out?.text.trim());
-  if (r.status !== "ok" || !Number.isFinite(n)) throw new Error(`could not read tf.memory().numTensors: ${r.stderr}`);
-  return n;
+  try {
+    if (r.status !== "ok") throw new Error();
+    return JSON.parse(out?.text ?? "") as Probe;
+  } catch {
+    throw new Error(`could not count the kernel's tensors: ${r.stderr}`);
+  }
+}
+
+function unheld(p: Probe, when: string): string | undefined {
+  if (!p.unheld) return undefined;
+  const listed = p.shapes.length ? `: ${p.shapes.slice(0, 8).join(", ")}${p.shapes.length > 8 ? ", …" : ""}` : "";
+  return `${when}, ${p.unheld} tensor(s) are alive that no notebook variable holds${listed}: they leak (made outside tf.tidy and not disposed, or saved by tf.keep)`;
 }
 
 export async function runNotebook(path: string, nb: Notebook, opts: RunOptions = {}): Promise<NotebookRun> {
@@ -66,18 +83,25 @@ export async function runNotebook(path: string, nb: Notebook, opts: RunOptions =
       if (run.failure) return { cells: runs, failures, kernelLog: kernel.log };
     }
     if (opts.leakCheck && code.length) {
-      const before = await numTensors(kernel);
+      const first = await probe(kernel);
+      const afterRun = unheld(first, "after the run");
+      if (afterRun) {
+        failures.push(afterRun);
+        return { cells: runs, failures, kernelLog: kernel.log };
+      }
       for (const { cell, index } of code) {
         const run = await runCell(kernel, index, cell);
         if (run.failure) {
           failures.push(`re-running the notebook failed at cell ${index + 1}: ${run.failure}\n${run.result?.stderr ?? ""}`);
-          break;
+          return { cells: runs, failures, kernelLog: kernel.log };
         }
       }
-      const after = await numTensors(kernel);
-      if (!failures.length && after > before) {
-        failures.push(`re-running the notebook grew tf.memory().numTensors from ${before} to ${after}: tensors leak (use tf.tidy/dispose)`);
+      const second = await probe(kernel);
+      if (second.live > first.live) {
+        failures.push(`re-running the notebook grew tf.memory().numTensors from ${first.live} to ${second.live}: tensors leak (use tf.tidy/dispose)`);
       }
+      const afterRerun = unheld(second, "after re-running the notebook");
+      if (afterRerun) failures.push(afterRerun);
     }
     return { cells: runs, failures, kernelLog: kernel.log };
   } finally {

@@ -1,7 +1,7 @@
 // A minimal Jupyter client for the tslab kernel: starts it from the project's kernelspec and runs code over the
 // Jupyter messaging protocol (ZeroMQ, HMAC-SHA256 signed, loopback only, a random key per kernel). No Python needed.
 import { ChildProcess, spawn } from "node:child_process";
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -29,9 +29,11 @@ export interface ExecuteResult {
 }
 
 export class KernelDied extends Error {}
+/** The kernel could not be started: every notebook would fail the same way. The message is one line. */
+export class KernelStartError extends Error {}
 export class CellTimeout extends Error {}
 
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((ok, fail) => {
       const s = createServer();
@@ -44,14 +46,47 @@ async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-function kernelArgv(connectionFile: string): string[] {
+function kernelArgv(kernelspec: string, connectionFile: string): string[] {
   let spec: { argv: string[] };
   try {
-    spec = JSON.parse(readFileSync(KERNELSPEC, "utf8"));
+    spec = JSON.parse(readFileSync(kernelspec, "utf8"));
   } catch {
-    throw new Error(`tslab kernelspec not found at ${KERNELSPEC}: run \`npm install\` (it writes the kernelspec)`);
+    throw new KernelStartError(`tslab kernelspec not found at ${kernelspec}: run \`npm install\` (it writes the kernelspec)`);
   }
   return spec.argv.map((a) => a.replace("{connection_file}", connectionFile));
+}
+
+const lastLine = (s: string) => s.trim().split("\n").pop() ?? "";
+
+/** Kernels started by this process: stopping the process (Ctrl-C, kill, a closed terminal) stops them too. */
+const running = new Set<Kernel>();
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+let cleanupInstalled = false;
+
+function stopKernelsWithProcess(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  const onSignal = (sig: NodeJS.Signals) => {
+    for (const k of running) k.kill();
+    for (const s of STOP_SIGNALS) process.removeListener(s, onSignal);
+    process.kill(process.pid, sig); // then die of the signal as if it had not been caught (exit status 128+n)
+  };
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  process.on("exit", () => { for (const k of running) k.kill(); }); // an uncaught error, process.exit()
+}
+
+/** The Jupyter message signature: HMAC-SHA256 over header, parent header, metadata and content, hex. */
+export function sign(key: string, parts: string[]): string {
+  const h = createHmac("sha256", key);
+  for (const p of parts) h.update(p);
+  return h.digest("hex");
+}
+
+/** Constant-time check of a received signature (a timing difference must not reveal how much of it matched). */
+export function verifySignature(key: string, signature: string, parts: string[]): boolean {
+  const want = Buffer.from(sign(key, parts));
+  const got = Buffer.from(signature);
+  return got.length === want.length && timingSafeEqual(got, want);
 }
 
 /** Joins consecutive stream outputs of the same name, as Jupyter front ends show them. */
@@ -65,9 +100,10 @@ function pushOutput(outputs: Output[], out: Output): void {
 }
 
 export class Kernel {
-  private shell = new zmq.Dealer();
-  private control = new zmq.Dealer();
-  private iopub = new zmq.Subscriber();
+  // linger 0: requests still queued for a kernel that is gone must not keep this process alive after close().
+  private shell = new zmq.Dealer({ linger: 0 });
+  private control = new zmq.Dealer({ linger: 0 });
+  private iopub = new zmq.Subscriber({ linger: 0 });
   private session = randomUUID();
   private waiters = new Map<string, (m: Message) => void>(); // iopub + shell messages, by parent msg_id
   private dead?: string;
@@ -76,45 +112,62 @@ export class Kernel {
 
   private constructor(private proc: ChildProcess, private dir: string, private key: string) {}
 
-  /** Starts tslab in `cwd` (the notebook's folder: relative imports resolve from there). */
-  static async start(cwd: string): Promise<Kernel> {
+  /**
+   * Starts tslab in `cwd` (the notebook's folder: relative imports resolve from there), in its own process group so
+   * that the kernel and whatever its cells start are stopped together. Throws KernelStartError, leaving nothing behind.
+   */
+  static async start(cwd: string, opts: { kernelspec?: string; readyTimeoutMs?: number } = {}): Promise<Kernel> {
+    const kernelspec = opts.kernelspec ?? KERNELSPEC;
     const dir = mkdtempSync(join(tmpdir(), "nbrun-"));
-    const [shell, iopub, stdin, control, hb] = await freePorts(5);
-    const connectionFile = join(dir, "connection.json");
-    const key = randomBytes(32).toString("hex");
-    writeFileSync(connectionFile, JSON.stringify({
-      shell_port: shell, iopub_port: iopub, stdin_port: stdin, control_port: control, hb_port: hb,
-      ip: "127.0.0.1", key, transport: "tcp", signature_scheme: "hmac-sha256", kernel_name: "tslab",
-    }));
-    const [cmd, ...args] = kernelArgv(connectionFile);
-    const proc = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, JUPYTER_PATH } });
-    const k = new Kernel(proc, dir, key);
-    proc.stdout!.on("data", (d) => { k.processStderr = (k.processStderr + d).slice(-8000); });
-    proc.stderr!.on("data", (d) => { k.processStderr = (k.processStderr + d).slice(-8000); });
-    proc.on("exit", (code, signal) => {
-      k.dead = `kernel process exited (${signal ? `signal ${signal}` : `code ${code}`})`;
-      for (const w of k.waiters.values()) w({ header: { msg_id: "", msg_type: "__dead__" }, parent_header: {}, metadata: {}, content: {} });
-    });
-    k.shell.connect(`tcp://127.0.0.1:${shell}`);
-    k.control.connect(`tcp://127.0.0.1:${control}`);
-    k.iopub.connect(`tcp://127.0.0.1:${iopub}`);
-    k.iopub.subscribe();
-    void k.pump(k.iopub);
-    void k.pump(k.shell);
-    void k.pump(k.control);
-    await k.waitReady(60_000);
-    return k;
+    let k: Kernel | undefined;
+    try {
+      const [shell, iopub, stdin, control, hb] = await freePorts(5);
+      const connectionFile = join(dir, "connection.json");
+      const key = randomBytes(32).toString("hex");
+      writeFileSync(connectionFile, JSON.stringify({
+        shell_port: shell, iopub_port: iopub, stdin_port: stdin, control_port: control, hb_port: hb,
+        ip: "127.0.0.1", key, transport: "tcp", signature_scheme: "hmac-sha256", kernel_name: "tslab",
+      }));
+      const [cmd, ...args] = kernelArgv(kernelspec, connectionFile);
+      stopKernelsWithProcess();
+      const proc = spawn(cmd, args, { cwd, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, JUPYTER_PATH } });
+      const kernel = (k = new Kernel(proc, dir, key));
+      running.add(kernel);
+      proc.stdout!.on("data", (d) => { kernel.processStderr = (kernel.processStderr + d).slice(-8000); });
+      proc.stderr!.on("data", (d) => { kernel.processStderr = (kernel.processStderr + d).slice(-8000); });
+      const died = (why: string) => {
+        kernel.dead ??= why;
+        for (const w of kernel.waiters.values()) w({ header: { msg_id: "", msg_type: "__dead__" }, parent_header: {}, metadata: {}, content: {} });
+      };
+      // A kernelspec whose node binary is gone (Node switched since `npm install`): spawn fails with ENOENT.
+      proc.on("error", (e: NodeJS.ErrnoException) => died(e.code === "ENOENT"
+        ? `${cmd} does not exist (after switching Node versions, \`npm install\` rewrites the kernelspec)`
+        : `cannot run ${cmd}: ${e.message}`));
+      proc.on("exit", (code, signal) => died(`kernel process exited (${signal ? `signal ${signal}` : `code ${code}`})`));
+      kernel.shell.connect(`tcp://127.0.0.1:${shell}`);
+      kernel.control.connect(`tcp://127.0.0.1:${control}`);
+      kernel.iopub.connect(`tcp://127.0.0.1:${iopub}`);
+      kernel.iopub.subscribe();
+      void kernel.pump(kernel.iopub);
+      void kernel.pump(kernel.shell);
+      void kernel.pump(kernel.control);
+      const timeoutMs = opts.readyTimeoutMs ?? 60_000;
+      if (!(await kernel.waitReady(timeoutMs))) {
+        const why = kernel.dead ?? `it did not answer within ${timeoutMs / 1000} s`;
+        const log = lastLine(kernel.log);
+        throw new KernelStartError(`cannot start the tslab kernel (kernelspec ${kernelspec}): ${why}${log ? `; its last output: ${log}` : ""}`);
+      }
+      return kernel;
+    } catch (e) {
+      if (k) await k.shutdown();
+      else rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
   }
 
   /** Kernel output of the process itself (crash messages), for failure reports. */
   get log(): string {
     return this.processStderr;
-  }
-
-  private sign(parts: string[]): string {
-    const h = createHmac("sha256", this.key);
-    for (const p of parts) h.update(p);
-    return h.digest("hex");
   }
 
   private async pump(sock: zmq.Dealer | zmq.Subscriber): Promise<void> {
@@ -124,7 +177,7 @@ export class Kernel {
         const i = strs.indexOf(DELIM);
         if (i < 0) continue;
         const [sig, header, parent, metadata, content] = strs.slice(i + 1, i + 6);
-        if (sig !== this.sign([header, parent, metadata, content])) continue; // not from our kernel
+        if (!verifySignature(this.key, sig, [header, parent, metadata, content])) continue; // not from our kernel
         const msg: Message = {
           header: JSON.parse(header), parent_header: JSON.parse(parent),
           metadata: JSON.parse(metadata), content: JSON.parse(content),
@@ -140,26 +193,28 @@ export class Kernel {
   private async send(sock: zmq.Dealer, msgType: string, content: object): Promise<string> {
     const header = { msg_id: randomUUID(), username: "nbrun", session: this.session, date: new Date().toISOString(), msg_type: msgType, version: "5.3" };
     const parts = [JSON.stringify(header), "{}", "{}", JSON.stringify(content)];
-    await sock.send([DELIM, this.sign(parts), ...parts]);
+    await sock.send([DELIM, sign(this.key, parts), ...parts]);
     return header.msg_id;
   }
 
-  /** The subscriber joins late (ZeroMQ's slow joiner): ask for kernel_info until iopub answers too. */
-  private async waitReady(timeoutMs: number): Promise<void> {
+  /** The subscriber joins late (ZeroMQ's slow joiner): ask for kernel_info until iopub answers too. False: no answer. */
+  private async waitReady(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.dead) throw new KernelDied(`${this.dead} while starting:\n${this.log}`);
+    while (Date.now() < deadline && !this.dead) {
+      let msgId = "";
       const seen = await new Promise<boolean>((ok) => {
-        const t = setTimeout(() => ok(false), 1000);
-        this.send(this.shell, "kernel_info_request", {}).then((msgId) => {
-          this.waiters.set(msgId, (m) => {
+        const t = setTimeout(() => ok(false), Math.min(1000, Math.max(0, deadline - Date.now())));
+        this.send(this.shell, "kernel_info_request", {}).then((id) => {
+          msgId = id;
+          this.waiters.set(id, (m) => {
             if (m.header.msg_type === "status" || m.header.msg_type === "__dead__") { clearTimeout(t); ok(true); }
           });
-        });
+        }, () => ok(false));
       });
-      if (seen) return;
+      this.waiters.delete(msgId);
+      if (seen && !this.dead) return true;
     }
-    throw new KernelDied(`kernel did not answer within ${timeoutMs / 1000} s:\n${this.log}`);
+    return false;
   }
 
   /** Runs one cell. Rejects with CellTimeout or KernelDied; a cell that raises resolves with status "error". */
@@ -218,17 +273,31 @@ export class Kernel {
     return { status: status!, outputs, stderr };
   }
 
+  /** Stops the kernel: asks it to shut down, then kills its process group (a cell's child processes too). */
   async shutdown(): Promise<void> {
     if (!this.dead) {
       try {
         await this.send(this.control, "shutdown_request", { restart: false });
       } catch { /* already gone */ }
       await new Promise((r) => {
-        const t = setTimeout(() => { this.proc.kill("SIGKILL"); r(undefined); }, 3000);
+        const t = setTimeout(r, 3000);
         this.proc.once("exit", () => { clearTimeout(t); r(undefined); });
       });
     }
+    this.kill();
     for (const s of [this.shell, this.control, this.iopub]) s.close();
+  }
+
+  /** Kills the kernel's process group at once and removes its temp folder (synchronous: usable in exit handlers). */
+  kill(): void {
+    if (this.proc.pid) {
+      try {
+        process.kill(-this.proc.pid, "SIGKILL");
+      } catch {
+        this.proc.kill("SIGKILL"); // the group is gone, or no process groups (Windows)
+      }
+    }
     rmSync(this.dir, { recursive: true, force: true });
+    running.delete(this);
   }
 }
