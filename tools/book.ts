@@ -1,15 +1,28 @@
 // The static HTML book: index.html plus one page per notebook (images inline as data URLs, no scripts, readable
 // offline). By default it shows the notebooks' committed outputs (the reviewed results; nothing runs); with
 // `execute` it re-executes each notebook through the kernel first.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { marked } from "marked";
+import { FONT_DIR, FONT_FAMILY, FONT_FILES } from "cnn-lab/dist/font";
 import { runNotebook } from "./jupyter/execute";
 import { Notebook, Output, readNotebook, tags, text } from "./jupyter/notebook";
 
 const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
-const STYLE = `body{font-family:system-ui,"Noto Sans KR","Nanum Gothic",sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.6;color:#222}
+// Hangul needs a font a bare machine lacks (it would render as boxes): the book carries the bundled NanumGothic
+// in fonts/ (with its licence). The Korean file covers everything; the small Latin one only its own range.
+const FONTS_SUBDIR = "fonts";
+const FONT_LICENCE = "NanumGothic-OFL.txt";
+const LATIN_RANGE = "U+0000-00FF,U+0131,U+0152-0153,U+02BB-02BC,U+02C6,U+02DA,U+02DC,U+0304,U+0308,U+0329,U+2000-206F,U+20AC,U+2122,U+2191,U+2193,U+2212,U+2215,U+FEFF,U+FFFD";
+const [LATIN_FILE, KOREAN_FILE] = FONT_FILES;
+const fontFace = (file: string, range?: string) =>
+  `@font-face{font-family:"${FONT_FAMILY}";src:url("${FONTS_SUBDIR}/${file}") format("woff2");font-display:block${range ? `;unicode-range:${range}` : ""}}`;
+
+const STYLE = `${fontFace(KOREAN_FILE)}
+${fontFace(LATIN_FILE, LATIN_RANGE)}
+body{font-family:"${FONT_FAMILY}",sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.6;color:#222}
+pre,code{font-family:ui-monospace,"DejaVu Sans Mono",monospace,"${FONT_FAMILY}"}
 pre{background:#f6f8fa;padding:.6rem .8rem;overflow-x:auto;border-radius:4px;font-size:.9rem}
 .in{border-left:3px solid #4a7bd0}.out{background:#fff;border-left:3px solid #ccc}.err{background:#fff0f0;border-left:3px solid #d04a4a}
 img{max-width:100%;image-rendering:pixelated}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem}
@@ -75,11 +88,12 @@ async function execute(path: string, nb: Notebook, name: string, run: typeof run
   }
 }
 
-/** Writes the book to outDir (index.html, one page per notebook); returns the index path. */
+/** Writes the book to outDir (index.html, one page per notebook, fonts/); returns the index path. */
 export async function buildBook(paths: string[], outDir: string, opts: BookOptions = {}): Promise<string> {
   const { log = console.log, run = runNotebook } = opts;
   const nbs = paths.map((path) => ({ path, nb: readNotebook(path), name: basename(path, ".ipynb") })); // bad input fails before any work
-  mkdirSync(outDir, { recursive: true });
+  mkdirSync(join(outDir, FONTS_SUBDIR), { recursive: true });
+  for (const file of [...FONT_FILES, FONT_LICENCE]) copyFileSync(join(FONT_DIR, file), join(outDir, FONTS_SUBDIR, file));
   const entries: { file: string; title: string }[] = [];
   for (const { path, nb, name } of nbs) {
     if (opts.execute) {
