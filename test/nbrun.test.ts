@@ -1,7 +1,7 @@
 // The notebook runner must be able to fail: altered outputs, errors, hangs and leaks each fail with a clear report.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createCanvas } from "@napi-rs/canvas";
@@ -29,7 +29,11 @@ function notebook(name: string, cells: { source: string; tags?: string[]; timeou
 }
 
 function nbrun(...args: string[]): { code: number; out: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "tools", "nbrun.ts"), ...args], { encoding: "utf8", timeout: 180_000 });
+  return nbrunOn(process.execPath, ...args);
+}
+
+function nbrunOn(node: string, ...args: string[]): { code: number; out: string } {
+  const r = spawnSync(node, ["--import", "tsx", join(root, "tools", "nbrun.ts"), ...args], { encoding: "utf8", timeout: 180_000 });
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
@@ -50,6 +54,16 @@ test("update stores outputs and check passes; an altered stored output fails wit
   assert.match(r.out, /good\.ipynb, cell 1/);
   assert.match(r.out, /- sum 7\n\s*\+ sum 6/);
   assert.match(r.out, /xs\.reduce/, "the failing cell's source is shown");
+});
+
+test("the kernel runs on the Node that runs the runner, not the one the kernelspec recorded at install", () => {
+  // Another Node binary, as when CI runs the tests under the newest LTS: here this one under another path.
+  const other = join(dir, "other-node");
+  try { linkSync(process.execPath, other); } catch { copyFileSync(process.execPath, other); }
+  const path = notebook("which-node", [{ source: "console.log(process.execPath);" }], false);
+  const r = nbrunOn(other, "update", path);
+  assert.equal(r.code, 0, r.out);
+  assert.deepEqual(JSON.parse(readFileSync(path, "utf8")).cells[0].outputs[0].text, [`${other}\n`]);
 });
 
 test("update --keep-ignored keeps the stored outputs of ignore-output cells and refreshes the others", () => {

@@ -51,7 +51,10 @@ function kernelArgv(connectionFile: string): string[] {
   } catch {
     throw new Error(`tslab kernelspec not found at ${KERNELSPEC}: run \`npm install\` (it writes the kernelspec)`);
   }
-  return spec.argv.map((a) => a.replace("{connection_file}", connectionFile));
+  // The spec names the Node that ran `npm install` (Jupyter needs a full path); the runner starts the kernel on its
+  // own Node instead, so `npm test` under another Node (a newer LTS in CI, an nvm switch) tests that one.
+  const [, ...args] = spec.argv;
+  return [process.execPath, ...args.map((a) => a.replace("{connection_file}", connectionFile))];
 }
 
 /** Joins consecutive stream outputs of the same name, as Jupyter front ends show them. */
