@@ -1,7 +1,7 @@
 // The notebook runner must be able to fail: altered outputs, errors, hangs and leaks each fail with a clear report.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createCanvas } from "@napi-rs/canvas";
@@ -65,6 +65,40 @@ test("the kernel runs on the Node that runs the runner, not the one the kernelsp
   assert.equal(r.code, 0, r.out);
   assert.deepEqual(JSON.parse(readFileSync(path, "utf8")).cells[0].outputs[0].text, [`${other}\n`]);
 });
+
+/** Linux process table: the children of `ppid` whose command line matches, and whether a process still runs. */
+const childrenOf = (ppid: number, cmd: RegExp) => readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
+  try {
+    const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === ppid && cmd.test(readFileSync(`/proc/${p}/cmdline`, "utf8"));
+  } catch { return false; } // exited meanwhile
+});
+const running = (p: number) => { // a zombie (exited, not yet reaped) counts as gone
+  try {
+    const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch { return false; }
+};
+
+for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+  test(`${sig} to a process running a kernel stops the kernel too`, { skip: !existsSync("/proc/self/stat") && "needs Linux /proc", timeout: 120_000 }, async () => {
+    const script = join(dir, "hold-kernel.ts");
+    writeFileSync(script, `import { Kernel } from ${JSON.stringify(join(root, "tools", "jupyter", "kernel"))};\n` +
+      `Kernel.start(process.cwd()).then(() => { console.log("started"); setInterval(() => {}, 1000); });\n`);
+    const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
+    const exited = new Promise<NodeJS.Signals | null>((ok) => child.on("exit", (_code, signal) => ok(signal)));
+    await new Promise<void>((ok, fail) => {
+      child.stdout.on("data", (d) => { if (String(d).includes("started")) ok(); });
+      void exited.then(() => fail(new Error("exited before starting a kernel")));
+    });
+    const [kernel] = childrenOf(child.pid!, /tslab/);
+    assert.ok(kernel && running(kernel), "the kernel runs");
+    child.kill(sig);
+    assert.equal(await exited, sig, "the process dies of the signal, as without the handler");
+    for (let i = 0; i < 50 && running(kernel); i++) await new Promise((r) => setTimeout(r, 100)); // reaped by init
+    if (running(kernel)) { process.kill(kernel, "SIGKILL"); assert.fail(`kernel ${kernel} outlived its process`); }
+  });
+}
 
 test("update --keep-ignored keeps the stored outputs of ignore-output cells and refreshes the others", () => {
   const path = notebook("keep", [

@@ -29,6 +29,33 @@ export interface ExecuteResult {
 }
 
 export class KernelDied extends Error {}
+
+// The kernels this process started go with it: Ctrl-C, SIGTERM or SIGHUP (or an exit) must not leave a tslab
+// process running. The handlers are installed only while a kernel lives, so they change nothing otherwise.
+const live = new Set<Kernel>();
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const killLive = () => { for (const k of live) k.kill(); };
+function onSignal(sig: NodeJS.Signals): void {
+  killLive();
+  untrackAll();
+  process.kill(process.pid, sig); // then die of the same signal, as without the handler
+}
+function untrackAll(): void {
+  live.clear();
+  for (const s of SIGNALS) process.off(s, onSignal);
+  process.off("exit", killLive);
+}
+function track(k: Kernel): void {
+  if (!live.size) {
+    for (const s of SIGNALS) process.on(s, onSignal);
+    process.on("exit", killLive);
+  }
+  live.add(k);
+}
+function untrack(k: Kernel): void {
+  live.delete(k);
+  if (!live.size) untrackAll();
+}
 export class CellTimeout extends Error {}
 
 async function freePorts(n: number): Promise<number[]> {
@@ -92,6 +119,7 @@ export class Kernel {
     const [cmd, ...args] = kernelArgv(connectionFile);
     const proc = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, JUPYTER_PATH } });
     const k = new Kernel(proc, dir, key);
+    track(k);
     proc.stdout!.on("data", (d) => { k.processStderr = (k.processStderr + d).slice(-8000); });
     proc.stderr!.on("data", (d) => { k.processStderr = (k.processStderr + d).slice(-8000); });
     proc.on("exit", (code, signal) => {
@@ -105,8 +133,19 @@ export class Kernel {
     void k.pump(k.iopub);
     void k.pump(k.shell);
     void k.pump(k.control);
-    await k.waitReady(60_000);
+    try {
+      await k.waitReady(60_000);
+    } catch (e) {
+      await k.shutdown();
+      throw e;
+    }
     return k;
+  }
+
+  /** Immediate, synchronous stop (signal and exit handlers): the process and its connection file. */
+  kill(): void {
+    this.proc.kill("SIGKILL");
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** Kernel output of the process itself (crash messages), for failure reports. */
@@ -233,5 +272,6 @@ export class Kernel {
     }
     for (const s of [this.shell, this.control, this.iopub]) s.close();
     rmSync(this.dir, { recursive: true, force: true });
+    untrack(this);
   }
 }
