@@ -2,7 +2,7 @@
 // outputs (no kernel), or from a fresh run with --execute.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createCanvas } from "@napi-rs/canvas";
@@ -63,6 +63,9 @@ test("without Jupyter, npm start writes the book from the committed outputs and 
   assert.match(pageHtml, /<pre class="out">stored 3 &lt; 4\n<\/pre>/, "the stored stream output, escaped");
   assert.ok(pageHtml.includes(`src="data:image/png;base64,${png}"`), "the stored image inline as a data URL");
   assert.doesNotMatch(pageHtml, /<script/);
+  // The font check itself needs a browser (book-font.test.ts); here: the book carries the font it names.
+  for (const m of pageHtml.matchAll(/url\("(fonts\/[^"]+)"\)/g)) assert.ok(existsSync(join(outDir, m[1])), `${m[1]} next to the book`);
+  assert.match(pageHtml, /@font-face\{font-family:"CnnLab NanumGothic";src:url\("fonts\/nanum-gothic-korean-400-normal\.woff2"\)/);
   const said = lines.join("\n");
   assert.match(said, /Jupyter is not installed/);
   assert.match(said, /committed outputs/);
