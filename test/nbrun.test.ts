@@ -1,7 +1,7 @@
 // The notebook runner must be able to fail: altered outputs, errors, hangs and leaks each fail with a clear report.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { createCanvas } from "@napi-rs/canvas";
@@ -31,7 +31,11 @@ function notebook(name: string, cells: { source: string; tags?: string[]; timeou
 }
 
 function nbrun(...args: string[]): { code: number; out: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "tools", "nbrun.ts"), ...args], { encoding: "utf8", timeout: 180_000 });
+  return nbrunOn(process.execPath, ...args);
+}
+
+function nbrunOn(node: string, ...args: string[]): { code: number; out: string } {
+  const r = spawnSync(node, ["--import", "tsx", join(root, "tools", "nbrun.ts"), ...args], { encoding: "utf8", timeout: 180_000 });
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
@@ -53,6 +57,50 @@ test("update stores outputs and check passes; an altered stored output fails wit
   assert.match(r.out, /- sum 7\n\s*\+ sum 6/);
   assert.match(r.out, /xs\.reduce/, "the failing cell's source is shown");
 });
+
+test("the kernel runs on the Node that runs the runner, not the one the kernelspec recorded at install", () => {
+  // Another Node binary, as when CI runs the tests under the newest LTS: here this one under another path.
+  const other = join(dir, "other-node");
+  try { linkSync(process.execPath, other); } catch { copyFileSync(process.execPath, other); }
+  const path = notebook("which-node", [{ source: "console.log(process.execPath);" }], false);
+  const r = nbrunOn(other, "update", path);
+  assert.equal(r.code, 0, r.out);
+  assert.deepEqual(JSON.parse(readFileSync(path, "utf8")).cells[0].outputs[0].text, [`${other}\n`]);
+});
+
+/** Linux process table: the children of `ppid` whose command line matches, and whether a process still runs. */
+const childrenOf = (ppid: number, cmd: RegExp) => readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
+  try {
+    const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === ppid && cmd.test(readFileSync(`/proc/${p}/cmdline`, "utf8"));
+  } catch { return false; } // exited meanwhile
+});
+const running = (p: number) => { // a zombie (exited, not yet reaped) counts as gone
+  try {
+    const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch { return false; }
+};
+
+for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+  test(`${sig} to a process running a kernel stops the kernel too`, { skip: !existsSync("/proc/self/stat") && "needs Linux /proc", timeout: 120_000 }, async () => {
+    const script = join(dir, "hold-kernel.ts");
+    writeFileSync(script, `import { Kernel } from ${JSON.stringify(join(root, "tools", "jupyter", "kernel"))};\n` +
+      `Kernel.start(process.cwd()).then(() => { console.log("started"); setInterval(() => {}, 1000); });\n`);
+    const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
+    const exited = new Promise<NodeJS.Signals | null>((ok) => child.on("exit", (_code, signal) => ok(signal)));
+    await new Promise<void>((ok, fail) => {
+      child.stdout.on("data", (d) => { if (String(d).includes("started")) ok(); });
+      void exited.then(() => fail(new Error("exited before starting a kernel")));
+    });
+    const [kernel] = childrenOf(child.pid!, /tslab/);
+    assert.ok(kernel && running(kernel), "the kernel runs");
+    child.kill(sig);
+    assert.equal(await exited, sig, "the process dies of the signal, as without the handler");
+    for (let i = 0; i < 50 && running(kernel); i++) await new Promise((r) => setTimeout(r, 100)); // reaped by init
+    if (running(kernel)) { process.kill(kernel, "SIGKILL"); assert.fail(`kernel ${kernel} outlived its process`); }
+  });
+}
 
 test("update --keep-ignored keeps the stored outputs of ignore-output cells and refreshes the others", () => {
   const path = notebook("keep", [
@@ -218,14 +266,20 @@ test("a kernel that never answers: a one-line start error naming the kernelspec,
   assert.equal(existsSync(dirname(started.connection)), false, "the connection file's temp folder is removed");
 });
 
-test("a kernelspec whose node binary is gone: a one-line error saying to run npm install, no stack trace", async () => {
+test("a kernelspec whose tslab script is gone (project moved, Node switched): a one-line error saying to run npm install", async () => {
   const specDir = mkdtempSync(join(dir, "gone-"));
   const kernelspec = join(specDir, "kernel.json");
-  const missing = join(specDir, "node-v18", "bin", "node");
-  writeFileSync(kernelspec, JSON.stringify({ argv: [missing, "tslab", "kernel", "--config-path", "{connection_file}"] }));
-  const err = await Kernel.start(dir, { kernelspec }).then(() => undefined, (e: unknown) => e);
+  const missing = join(specDir, "old-checkout", "node_modules", "tslab", "bin", "tslab");
+  writeFileSync(kernelspec, JSON.stringify({ argv: ["/opt/node-v18/bin/node", missing, "kernel", "--config-path", "{connection_file}"] }));
+  const tmp = mkdtempSync(join(dir, "tmp-"));
+  const savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = tmp; // where Kernel.start makes its connection folder
+  const err = await Kernel.start(dir, { kernelspec }).then(() => undefined, (e: unknown) => e).finally(() => {
+    if (savedTmp === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = savedTmp;
+  });
   assert.ok(err instanceof KernelStartError, String(err));
-  assert.equal(err.message, `cannot start the tslab kernel (kernelspec ${kernelspec}): ${missing} does not exist (after switching Node versions, \`npm install\` rewrites the kernelspec)`);
+  assert.equal(err.message, `cannot start the tslab kernel (kernelspec ${kernelspec}): ${missing} does not exist (after moving the project or switching Node versions, \`npm install\` rewrites the kernelspec)`);
+  assert.deepEqual(readdirSync(tmp), [], "no temp folder left behind");
 });
 
 test("signatures: the right one is accepted; a wrong one, or one of another length, is rejected", () => {

@@ -1,14 +1,28 @@
-// The static HTML book: executes each notebook through the kernel and writes index.html plus one page per
-// notebook (images inline as data URLs, no scripts, readable offline).
-import { mkdirSync, writeFileSync } from "node:fs";
+// The static HTML book: index.html plus one page per notebook (images inline as data URLs, no scripts, readable
+// offline). By default it shows the notebooks' committed outputs (the reviewed results; nothing runs); with
+// `execute` it re-executes each notebook through the kernel first.
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { marked } from "marked";
+import { FONT_DIR, FONT_FAMILY, FONT_FILES } from "cnn-lab/dist/font";
 import { runNotebook } from "./jupyter/execute";
 import { Notebook, Output, readNotebook, tags, text } from "./jupyter/notebook";
 
 const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
-const STYLE = `body{font-family:system-ui,"Noto Sans KR","Nanum Gothic",sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.6;color:#222}
+// Hangul needs a font a bare machine lacks (it would render as boxes): the book carries the bundled NanumGothic
+// in fonts/ (with its licence). The Korean file covers everything; the small Latin one only its own range.
+const FONTS_SUBDIR = "fonts";
+const FONT_LICENCE = "NanumGothic-OFL.txt";
+const LATIN_RANGE = "U+0000-00FF,U+0131,U+0152-0153,U+02BB-02BC,U+02C6,U+02DA,U+02DC,U+0304,U+0308,U+0329,U+2000-206F,U+20AC,U+2122,U+2191,U+2193,U+2212,U+2215,U+FEFF,U+FFFD";
+const [LATIN_FILE, KOREAN_FILE] = FONT_FILES;
+const fontFace = (file: string, range?: string) =>
+  `@font-face{font-family:"${FONT_FAMILY}";src:url("${FONTS_SUBDIR}/${file}") format("woff2");font-display:block${range ? `;unicode-range:${range}` : ""}}`;
+
+const STYLE = `${fontFace(KOREAN_FILE)}
+${fontFace(LATIN_FILE, LATIN_RANGE)}
+body{font-family:"${FONT_FAMILY}",sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.6;color:#222}
+pre,code{font-family:ui-monospace,"DejaVu Sans Mono",monospace,"${FONT_FAMILY}"}
 pre{background:#f6f8fa;padding:.6rem .8rem;overflow-x:auto;border-radius:4px;font-size:.9rem}
 .in{border-left:3px solid #4a7bd0}.out{background:#fff;border-left:3px solid #ccc}.err{background:#fff0f0;border-left:3px solid #d04a4a}
 img{max-width:100%;image-rendering:pixelated}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem}
@@ -46,23 +60,45 @@ export function renderNotebook(nb: Notebook, title: string, nav: string): string
   return page(title, `${nav}\n${parts.join("\n")}\n${nav}`);
 }
 
-/** Executes the notebooks (outputs are not compared) and writes the book; returns the index path. */
-export async function buildBook(paths: string[], outDir: string, log = console.log): Promise<string> {
-  mkdirSync(outDir, { recursive: true });
+export interface BookOptions {
+  /** Re-execute each notebook through the kernel (a progress line per cell) instead of using its committed outputs. */
+  execute?: boolean;
+  log?: (line: string) => void;
+  /** Runs a notebook; tests inject one. */
+  run?: typeof runNotebook;
+}
+
+/** Replaces the notebook's outputs with a fresh run's; a failed run ends the page with a note at the failing cell. */
+async function execute(path: string, nb: Notebook, name: string, run: typeof runNotebook, log: (line: string) => void): Promise<void> {
+  const code = nb.cells.filter((c) => c.cell_type === "code" && !tags(c).includes("skip-execution")).length;
+  const started = Date.now();
+  let done = 0;
+  const result = await run(path, nb, {
+    onStart: (index) => log(`  ${name}: cell ${index + 1} (${++done} of ${code}) …`),
+    onCell: (r) => { if (r.failure) log(`  cell ${r.index + 1} failed: ${r.failure}\n${r.result?.stderr ?? ""}`); },
+  });
+  for (const r of result.cells) if (r.result && !tags(r.cell).includes("skip-execution")) r.cell.outputs = r.result.outputs;
+  const failed = result.cells.find((r) => r.failure);
+  if (failed) {
+    const at = nb.cells.indexOf(failed.cell);
+    nb.cells.splice(at + 1, 0, { id: "failed", cell_type: "markdown", metadata: {}, source: `> **이 셀에서 실행이 멈췄습니다 (execution stopped here):** ${failed.failure}` });
+    nb.cells = nb.cells.slice(0, at + 2);
+  } else {
+    log(`  ${name}: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  }
+}
+
+/** Writes the book to outDir (index.html, one page per notebook, fonts/); returns the index path. */
+export async function buildBook(paths: string[], outDir: string, opts: BookOptions = {}): Promise<string> {
+  const { log = console.log, run = runNotebook } = opts;
+  const nbs = paths.map((path) => ({ path, nb: readNotebook(path), name: basename(path, ".ipynb") })); // bad input fails before any work
+  mkdirSync(join(outDir, FONTS_SUBDIR), { recursive: true });
+  for (const file of [...FONT_FILES, FONT_LICENCE]) copyFileSync(join(FONT_DIR, file), join(outDir, FONTS_SUBDIR, file));
   const entries: { file: string; title: string }[] = [];
-  for (const path of paths) {
-    const nb = readNotebook(path);
-    const name = basename(path, ".ipynb");
-    log(`executing ${name} …`);
-    const run = await runNotebook(path, nb, {
-      onCell: (r) => { if (r.failure) log(`  cell ${r.index + 1}: ${r.failure}\n${r.result?.stderr ?? ""}`); },
-    });
-    for (const r of run.cells) if (r.result && !tags(r.cell).includes("skip-execution")) r.cell.outputs = r.result.outputs;
-    const failed = run.cells.find((r) => r.failure);
-    if (failed) {
-      const at = nb.cells.indexOf(failed.cell);
-      nb.cells.splice(at + 1, 0, { id: "failed", cell_type: "markdown", metadata: {}, source: `> **이 셀에서 실행이 멈췄습니다 (execution stopped here):** ${failed.failure}` });
-      nb.cells = nb.cells.slice(0, at + 2);
+  for (const { path, nb, name } of nbs) {
+    if (opts.execute) {
+      log(`executing ${name} …`);
+      await execute(path, nb, name, run, log);
     }
     const title = notebookTitle(nb, name);
     entries.push({ file: `${name}.html`, title });
@@ -70,7 +106,10 @@ export async function buildBook(paths: string[], outDir: string, log = console.l
     writeFileSync(join(outDir, `${name}.html`), renderNotebook(nb, title, nav));
   }
   const list = entries.map((e) => `<li><a href="${e.file}">${escape(e.title)}</a></li>`).join("\n");
+  const how = opts.execute
+    ? `the notebooks re-executed on ${new Date().toISOString().slice(0, 10)} (<code>npm start -- --execute</code>)`
+    : "the notebooks' committed outputs (<code>npm start</code>; <code>npm start -- --execute</code> re-executes them)";
   const index = join(outDir, "index.html");
-  writeFileSync(index, page("모두를 위한 딥러닝 시즌2 — Lab 11 CNN (TypeScript)", `<h1>모두를 위한 딥러닝 시즌2 — Lab 11: CNN 기초 (TypeScript edition)</h1>\n<ol>\n${list}\n</ol>\n<p>Generated ${new Date().toISOString().slice(0, 10)} by <code>npm start</code> (Jupyter was not installed).</p>`));
+  writeFileSync(index, page("모두를 위한 딥러닝 시즌2 — Lab 11 CNN (TypeScript)", `<h1>모두를 위한 딥러닝 시즌2 — Lab 11: CNN 기초 (TypeScript edition)</h1>\n<ol>\n${list}\n</ol>\n<p>Written from ${how}.</p>`));
   return index;
 }

@@ -1,12 +1,22 @@
 // `npm start`: open the notebooks in JupyterLab (or the classic Notebook) with the project's tslab kernelspec;
-// without Jupyter, execute every notebook and write the static HTML book instead.
+// without Jupyter, write the static HTML book from the notebooks' committed outputs (in seconds, nothing runs).
 import { spawn, spawnSync } from "node:child_process";
 import { delimiter, join } from "node:path";
 import { buildBook } from "./book";
+import { runCli, UsageError } from "./cli";
+import { runNotebook } from "./jupyter/execute";
 import { JUPYTER_PATH, PROJECT_ROOT } from "./jupyter/kernel";
 import { listNotebooks } from "./nbrun";
 
 export type JupyterApp = "lab" | "notebook";
+
+export const USAGE = `usage: npm start [-- --book | --execute | --help]
+  (no option)  open the notebooks in JupyterLab (or the classic Notebook); without Jupyter, write the HTML book
+               book/index.html from the notebooks' committed outputs (nothing is executed)
+  --book       write the book from the committed outputs even when Jupyter is installed
+  --execute    write the book after re-executing every notebook (minutes; one progress line per cell), with the
+               full-CNN notebook's quick training schedule CNN_QUICK=1 unless CNN_QUICK is set
+  --help       print this text`;
 
 /** Which Jupyter front end is installed, if any. */
 export function findJupyter(env: NodeJS.ProcessEnv = process.env): JupyterApp | undefined {
@@ -22,23 +32,48 @@ function jupyterEnv(): NodeJS.ProcessEnv {
   return { ...process.env, JUPYTER_PATH: prev ? `${JUPYTER_PATH}${delimiter}${prev}` : JUPYTER_PATH };
 }
 
-async function main(): Promise<void> {
-  const app = findJupyter();
-  if (app) {
-    console.log(`opening Jupyter${app === "lab" ? "Lab" : " Notebook"} on notebooks/ (kernel "TypeScript" from ${JUPYTER_PATH})`);
-    // Bound to localhost; Jupyter's token auth stays on (it prints the URL with the token).
-    const args = [app, "--ip=127.0.0.1", `--notebook-dir=${join(PROJECT_ROOT, "notebooks")}`];
-    if (process.getuid?.() === 0) args.push("--allow-root"); // containers often run as root; Jupyter refuses without it
-    const child = spawn("jupyter", args, { stdio: "inherit", env: jupyterEnv() });
-    child.on("exit", (code) => process.exit(code ?? 0));
-    for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => child.kill(sig));
-    return;
-  }
-  console.log("Jupyter is not installed (install it with `pip install jupyterlab`, or your distribution's package, e.g. `apt install jupyter-notebook`); writing the notebooks as a static HTML book instead.");
-  const index = await buildBook(listNotebooks([]), join(PROJECT_ROOT, "book"));
-  console.log(`\nbook written: ${index}`);
+function openJupyter(app: JupyterApp): Promise<number> {
+  console.log(`opening Jupyter${app === "lab" ? "Lab" : " Notebook"} on notebooks/ (kernel "TypeScript" from ${JUPYTER_PATH})`);
+  // Bound to localhost; Jupyter's token auth stays on (it prints the URL with the token).
+  const args = [app, "--ip=127.0.0.1", `--notebook-dir=${join(PROJECT_ROOT, "notebooks")}`];
+  if (process.getuid?.() === 0) args.push("--allow-root"); // containers often run as root; Jupyter refuses without it
+  const child = spawn("jupyter", args, { stdio: "inherit", env: jupyterEnv() });
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => child.kill(sig));
+  return new Promise((ok) => child.on("exit", (code) => ok(code ?? 0)));
 }
 
-if (require.main === module) {
-  main().catch((e) => { console.error(e instanceof Error ? e.message : e); process.exit(1); });
+export interface StartDeps {
+  findJupyter: () => JupyterApp | undefined;
+  run: typeof runNotebook;
+  notebooks: string[];
+  outDir: string;
+  log: (line: string) => void;
 }
+
+export async function start(argv: string[], deps: Partial<StartDeps> = {}): Promise<number> {
+  let book = false;
+  let execute = false;
+  for (const a of argv) {
+    if (a === "--help" || a === "-h") { console.log(USAGE); return 0; }
+    if (a === "--book") book = true;
+    else if (a === "--execute") execute = true;
+    else throw new UsageError(a.startsWith("-") ? `unknown option ${a}` : `unexpected argument "${a}" (npm start takes options only)`);
+  }
+  const log = deps.log ?? console.log;
+  if (!book && !execute) {
+    const app = (deps.findJupyter ?? findJupyter)();
+    if (app) return openJupyter(app);
+    log("Jupyter is not installed (install it with `pip install jupyterlab`, or your distribution's package, e.g. `apt install jupyter-notebook`); writing the notebooks as a static HTML book instead.");
+  }
+  if (execute) {
+    process.env.CNN_QUICK ??= "1"; // the kernel inherits it: the full-CNN notebook trains for minutes, not 35
+    log(`re-executing every notebook (CNN_QUICK=${process.env.CNN_QUICK}), then writing the book …`);
+  } else {
+    log("writing the book from the notebooks' committed outputs (nothing is executed; `npm start -- --execute` re-executes them) …");
+  }
+  const index = await buildBook(deps.notebooks ?? listNotebooks([]), deps.outDir ?? join(PROJECT_ROOT, "book"), { execute, log, run: deps.run });
+  log(`\nbook written ${execute ? "from a fresh run" : "from the committed outputs"}: ${index} (open it in a browser)`);
+  return 0;
+}
+
+if (require.main === module) runCli((argv) => start(argv), USAGE);

@@ -6,17 +6,18 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 export const FONT_FAMILY = "CnnLab NanumGothic";
-const FONT_FILES = ["nanum-gothic-latin-400-normal.woff2", "nanum-gothic-korean-400-normal.woff2"];
+/** The bundled font files (with their licence, NanumGothic-OFL.txt) in FONT_DIR; the HTML book embeds them too. */
+export const FONT_FILES = ["nanum-gothic-latin-400-normal.woff2", "nanum-gothic-korean-400-normal.woff2"] as const;
+// lib/src (tsx) and lib/dist (compiled) both sit next to lib/assets.
+export const FONT_DIR = join(__dirname, "..", "assets");
 
 let registered = false;
 
 /** Registers the bundled font once; returns the family name to use in `ctx.font`. */
 export function ensureFont(): string {
   if (registered) return FONT_FAMILY;
-  // lib/src (tsx) and lib/dist (compiled) both sit next to lib/assets.
-  const dir = join(__dirname, "..", "assets");
   for (const file of FONT_FILES) {
-    const path = join(dir, file);
+    const path = join(FONT_DIR, file);
     if (!existsSync(path)) throw new Error(`bundled font missing: expected ${path}`);
     GlobalFonts.registerFromPath(path, FONT_FAMILY);
   }

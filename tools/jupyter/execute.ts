@@ -21,6 +21,8 @@ export interface RunOptions {
    * every cell again and fail if tf.memory().numTensors grew or such a tensor exists (tf.keep outlives setupBackend).
    */
   leakCheck?: boolean;
+  /** Before each code cell of the first run (index among all cells): progress for long runs. */
+  onStart?: (index: number) => void;
   onCell?: (run: CellRun) => void;
 }
 
@@ -77,6 +79,7 @@ export async function runNotebook(path: string, nb: Notebook, opts: RunOptions =
   try {
     const code = nb.cells.map((cell, index) => ({ cell, index })).filter(({ cell }) => cell.cell_type === "code" && !tags(cell).includes("skip-execution"));
     for (const { cell, index } of code) {
+      opts.onStart?.(index);
       const run = await runCell(kernel, index, cell);
       runs.push(run);
       opts.onCell?.(run);

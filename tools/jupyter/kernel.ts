@@ -2,7 +2,7 @@
 // Jupyter messaging protocol (ZeroMQ, HMAC-SHA256 signed, loopback only, a random key per kernel). No Python needed.
 import { ChildProcess, spawn } from "node:child_process";
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -53,7 +53,14 @@ function kernelArgv(kernelspec: string, connectionFile: string): string[] {
   } catch {
     throw new KernelStartError(`tslab kernelspec not found at ${kernelspec}: run \`npm install\` (it writes the kernelspec)`);
   }
-  return spec.argv.map((a) => a.replace("{connection_file}", connectionFile));
+  // The spec names the Node that ran `npm install` (Jupyter needs a full path); the runner starts the kernel on its
+  // own Node instead, so `npm test` under another Node (a newer LTS in CI, an nvm switch) tests that one.
+  const [, script, ...args] = spec.argv;
+  // The kernel script moves with the project (a moved or re-cloned checkout): say so in one line, not a stack trace.
+  if (!script || !existsSync(script)) {
+    throw new KernelStartError(`cannot start the tslab kernel (kernelspec ${kernelspec}): ${script} does not exist (after moving the project or switching Node versions, \`npm install\` rewrites the kernelspec)`);
+  }
+  return [process.execPath, script, ...args.map((a) => a.replace("{connection_file}", connectionFile))];
 }
 
 const lastLine = (s: string) => s.trim().split("\n").pop() ?? "";
