@@ -144,12 +144,18 @@ test("train: a short run writes one checkpoint per epoch, --resume continues, an
 });
 
 test("every CLI prints its usage on stdout and exits 0 for --help", () => {
-  for (const tool of ["train", "predict", "runs", "bench"]) {
+  for (const tool of ["train", "predict", "runs", "bench", "start"]) {
     const r = spawnSync(process.execPath, ["--import", "tsx", `tools/${tool}.ts`, "--help"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     assert.equal(r.status, 0, `${tool}: ${r.stderr}`);
-    assert.match(r.stdout, new RegExp(`^usage: npm run ${tool} --`), tool);
+    assert.match(r.stdout, new RegExp(`^usage: npm (run ${tool} --|${tool})`), tool);
     assert.equal(r.stderr, "", tool);
   }
+  const nbrun = spawnSync(process.execPath, ["--import", "tsx", "tools/nbrun.ts", "--help"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  assert.equal(nbrun.status, 0, nbrun.stderr);
+  assert.match(nbrun.stdout, /^usage: npm run test:notebooks --/);
+  const bad = spawnSync(process.execPath, ["--import", "tsx", "tools/nbrun.ts", "check", "--frobnicate"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^error: Unknown option '--frobnicate'/);
 });
 
 test("train: Ctrl-C stops after the current batch, exits 130 and keeps the last complete checkpoint", async () => {

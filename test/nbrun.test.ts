@@ -337,7 +337,7 @@ function processesMentioning(text: string): number[] {
   }).map(Number).filter((p) => !gone(p));
 }
 
-test("SIGINT to `npm start` writing the HTML book stops its kernel and removes temp folders", async () => {
+test("SIGINT to `npm start -- --execute` (re-executing for the HTML book) stops its kernel and removes temp folders", async () => {
   const work = mkdtempSync(join(dir, "book-sig-"));
   const tmp = join(work, "tmp");
   const bin = join(work, "bin");
@@ -346,7 +346,7 @@ test("SIGINT to `npm start` writing the HTML book stops its kernel and removes t
   writeFileSync(join(bin, "jupyter"), "#!/bin/sh\nexit 1\n"); // no Jupyter front end: book mode
   chmodSync(join(bin, "jupyter"), 0o755);
   const bookExisted = existsSync(join(root, "book"));
-  const npm = spawn("npm", ["start"], { cwd: root, detached: true, stdio: "ignore", env: { ...process.env, TMPDIR: tmp, PATH: `${bin}:${process.env.PATH}` } });
+  const npm = spawn("npm", ["start", "--", "--execute"], { cwd: root, detached: true, stdio: "ignore", env: { ...process.env, TMPDIR: tmp, PATH: `${bin}:${process.env.PATH}` } });
   const exited = new Promise<void>((r) => npm.on("exit", () => r()));
   try {
     let kernels: number[] = [];

@@ -6,7 +6,8 @@ export class UsageError extends Error {}
 /** `--help`: not an error; runCli prints the usage on stdout and exits 0. */
 export class HelpRequested extends UsageError {}
 
-export function runCli(main: (argv: string[]) => Promise<number>, usage: string): void {
+/** Runs a CLI's main; `exit: true` ends the process with its code (for tools whose sockets could keep it alive). */
+export function runCli(main: (argv: string[]) => Promise<number>, usage: string, opts: { exit?: boolean } = {}): void {
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (e) => {
@@ -22,7 +23,9 @@ export function runCli(main: (argv: string[]) => Promise<number>, usage: string)
         process.exitCode = 1;
       }
     },
-  );
+  ).finally(() => {
+    if (opts.exit) process.exit();
+  });
 }
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -35,7 +38,7 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 export function parseFlags<O extends Options>(argv: string[], options: O, allowPositionals = false) {
   let parsed;
   try {
-    parsed = parseArgs({ args: joinNegativeValues(argv), options: { ...options, help: { type: "boolean" } }, strict: true, allowPositionals });
+    parsed = parseArgs({ args: joinNegativeValues(argv), options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals });
   } catch (e) {
     throw new UsageError((e as Error).message.split("\n")[0]);
   }

@@ -8,6 +8,7 @@
 // update runs what the environment says (the full 15 epochs by default), since stored outputs come from a full run.
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
+import { HelpRequested, parseFlags, runCli, UsageError } from "./cli";
 import { compareOutputs } from "./jupyter/compare";
 import { CellRun, DEFAULT_CELL_TIMEOUT_S, runNotebook } from "./jupyter/execute";
 import { KernelStartError, PROJECT_ROOT } from "./jupyter/kernel";
@@ -65,33 +66,31 @@ async function processNotebook(path: string, mode: "check" | "update", { leakChe
   return errors;
 }
 
+const USAGE = `usage: npm run test:notebooks -- [--no-leak-check] [--timeout S] [notebook.ipynb …]
+       npm run notebooks:update -- [--keep-ignored] [--timeout S] [notebook.ipynb …]
+  (tsx tools/nbrun.ts check|update …)   without notebooks: every notebooks/*.ipynb
+  --no-leak-check  check: skip the leak check (tensors no variable holds, growth on a second run)
+  --keep-ignored   update: ignore-output cells that have outputs keep them (a full training run's)
+  --timeout S      per-cell timeout in seconds (default ${DEFAULT_CELL_TIMEOUT_S}; a cell's metadata.nbrun.timeout wins)`;
+
 async function main(argv: string[]): Promise<number> {
   const [mode, ...rest] = argv;
-  if (mode !== "check" && mode !== "update") {
-    console.error("usage: nbrun check|update [--no-leak-check] [--keep-ignored] [--timeout S] [notebook.ipynb …]");
-    return 2;
-  }
-  let leakCheck = mode === "check";
-  let keepIgnored = false;
+  if (mode === "--help" || mode === "-h") throw new HelpRequested();
+  if (mode !== "check" && mode !== "update") throw new UsageError(`expected check or update, got ${mode === undefined ? "nothing" : `"${mode}"`}`);
+  const { values, positionals: paths } = parseFlags(rest, {
+    "no-leak-check": { type: "boolean" }, "keep-ignored": { type: "boolean" }, timeout: { type: "string" },
+  }, true);
+  const leakCheck = mode === "check" && !values["no-leak-check"];
+  if (values["keep-ignored"] && mode !== "update") throw new UsageError("--keep-ignored applies to update only (check never writes outputs)");
+  const keepIgnored = values["keep-ignored"] ?? false;
   let timeoutS: number | undefined;
-  const paths: string[] = [];
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i];
-    if (a === "--no-leak-check") leakCheck = false;
-    else if (a === "--keep-ignored") {
-      if (mode !== "update") { console.error("--keep-ignored applies to update only (check never writes outputs)"); return 2; }
-      keepIgnored = true;
+  if (values.timeout !== undefined) {
+    timeoutS = Number(values.timeout);
+    if (!(timeoutS > 0)) throw new UsageError(`--timeout needs a number of seconds > 0 (default ${DEFAULT_CELL_TIMEOUT_S}), got "${values.timeout}"`);
+    // setTimeout fires at once for delays above 2^31-1 ms, which would fail every cell immediately.
+    if (timeoutS * 1000 > MAX_TIMER_MS) {
+      throw new UsageError(`--timeout must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (about 24.8 days, the longest a timer can wait), got ${values.timeout}`);
     }
-    else if (a === "--timeout") {
-      timeoutS = Number(rest[++i]);
-      if (!(timeoutS > 0)) { console.error(`--timeout needs a number of seconds > 0 (default ${DEFAULT_CELL_TIMEOUT_S})`); return 2; }
-      // setTimeout fires at once for delays above 2^31-1 ms, which would fail every cell immediately.
-      if (timeoutS * 1000 > MAX_TIMER_MS) {
-        console.error(`--timeout must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (about 24.8 days, the longest a timer can wait), got ${rest[i]}`);
-        return 2;
-      }
-    } else if (a.startsWith("--")) { console.error(`unknown option ${a}`); return 2; }
-    else paths.push(a);
   }
   if (mode === "check") process.env.CNN_QUICK ??= "1";
   const all: string[] = [];
@@ -111,6 +110,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => process.exit(code), (e) => { console.error(e); process.exit(1); });
-}
+if (require.main === module) runCli(main, USAGE, { exit: true });

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
+import { parseFlags, runCli } from "./cli";
 import { compareOutputs } from "./jupyter/compare";
 import { JUPYTER_PATH, PROJECT_ROOT } from "./jupyter/kernel";
 import { Output, readNotebook, tags } from "./jupyter/notebook";
@@ -42,12 +43,15 @@ function check(path: string, outDir: string): string[] {
   return problems;
 }
 
-function main(): number {
+const USAGE = `usage: npm run test:realclient -- [notebook.ipynb …]   (default: every notebooks/*.ipynb; needs Jupyter's nbconvert)`;
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals } = parseFlags(argv, {}, true);
   process.env.CNN_QUICK ??= "1"; // the full-CNN notebook's reduced training schedule, as in `npm test`
   const outDir = mkdtempSync(join(tmpdir(), "realclient-"));
   let failed = 0;
   try {
-    for (const path of listNotebooks(process.argv.slice(2))) {
+    for (const path of listNotebooks(positionals)) {
       const t = Date.now();
       const problems = check(path, outDir);
       const name = relative(process.cwd(), path);
@@ -64,4 +68,4 @@ function main(): number {
   return failed ? 1 : 0;
 }
 
-process.exit(main());
+runCli(main, USAGE, { exit: true });

@@ -3,7 +3,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { delimiter, join } from "node:path";
 import { buildBook } from "./book";
-import { runCli, UsageError } from "./cli";
+import { parseFlags, runCli } from "./cli";
 import { runNotebook } from "./jupyter/execute";
 import { JUPYTER_PATH, PROJECT_ROOT } from "./jupyter/kernel";
 import { listNotebooks } from "./nbrun";
@@ -51,14 +51,8 @@ export interface StartDeps {
 }
 
 export async function start(argv: string[], deps: Partial<StartDeps> = {}): Promise<number> {
-  let book = false;
-  let execute = false;
-  for (const a of argv) {
-    if (a === "--help" || a === "-h") { console.log(USAGE); return 0; }
-    if (a === "--book") book = true;
-    else if (a === "--execute") execute = true;
-    else throw new UsageError(a.startsWith("-") ? `unknown option ${a}` : `unexpected argument "${a}" (npm start takes options only)`);
-  }
+  const { values } = parseFlags(argv, { book: { type: "boolean" }, execute: { type: "boolean" } });
+  const book = values.book ?? false, execute = values.execute ?? false;
   const log = deps.log ?? console.log;
   if (!book && !execute) {
     const app = (deps.findJupyter ?? findJupyter)();

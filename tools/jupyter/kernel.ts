@@ -57,7 +57,7 @@ function kernelArgv(kernelspec: string, connectionFile: string): string[] {
   // own Node instead, so `npm test` under another Node (a newer LTS in CI, an nvm switch) tests that one.
   const [, script, ...args] = spec.argv;
   // The kernel script moves with the project (a moved or re-cloned checkout): say so in one line, not a stack trace.
-  if (!script || !existsSync(script)) {
+  if (!script || (!script.startsWith("-") && !existsSync(script))) {
     throw new KernelStartError(`cannot start the tslab kernel (kernelspec ${kernelspec}): ${script} does not exist (after moving the project or switching Node versions, \`npm install\` rewrites the kernelspec)`);
   }
   return [process.execPath, script, ...args.map((a) => a.replace("{connection_file}", connectionFile))];
