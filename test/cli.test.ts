@@ -327,7 +327,8 @@ test("relative paths are the user's: resolved from where npm was run (INIT_CWD),
   fs.copyFileSync(digitPng(0), path.join(here, "seven.png"));
   const p = run("predict", ["seven.png", "--model", "rel-out"], env);
   assert.equal(p.code, 0, p.stderr);
-  assert.match(p.stdout, new RegExp(`^${here}/seven\\.png: .*model ${here}/rel-out/epoch-001$`, "m"));
+  assert.match(p.stdout, new RegExp(`^${here}/seven\\.png: `, "m"));
+  assert.match(p.stdout, new RegExp(`^model: ${here}/rel-out/epoch-001$`, "m"));
   // npm run runs reads the user's folders too, and names the file when a model.json is corrupt.
   fs.writeFileSync(path.join(here, "rel-out", "epoch-001", "model.json"), "{ half a file");
   const r = run("runs", ["rel-out", "--out", "runs.json"], env);

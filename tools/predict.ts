@@ -4,17 +4,19 @@
 // inverted to white-on-black if the background is light, cropped to the ink, scaled to 20 px on the
 // longer side and centred by centre of mass in 28x28.
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { parseFlags, runCli, UsageError } from "./cli";
-import { projectPath, userPath } from "./user-path";
+import { userPath } from "./user-path";
 import { loadImage, createCanvas } from "@napi-rs/canvas";
 import {
   tf, BACKENDS, BackendName, setupBackend, loadCheckpoint, latestCheckpoint, preprocessDigit, rgbaToGray, MAX_SIDE,
-  assertLogitsModel, assertFiniteWeights, assertFiniteOutputs,
+  assertLogitsModel, assertFiniteWeights, assertFiniteOutputs, SHIPPED_MODEL_DIR, readProvenance,
 } from "cnn-lab";
 
 const USAGE = `usage: npm run predict -- IMAGE [--model DIR] [--backend ${BACKENDS.join("|")}]
   IMAGE         a picture of one digit (PNG, JPEG, WebP, GIF, BMP), any size, light or dark background
-  --model DIR   a checkpoint folder, or a training --out folder (its last epoch is used); default checkpoints/cnn
+  --model DIR   a checkpoint folder, or a training --out folder (its last epoch is used); default: the shipped
+                lecture model in data/lecture-cnn (see its provenance.json)
   --backend X   force a TensorFlow.js backend`;
 
 
@@ -26,7 +28,7 @@ function parse(argv: string[]): { image: string; model: string; backend?: Backen
   }
   return {
     image: userPath(positionals[0]),
-    model: values.model === undefined ? projectPath("checkpoints/cnn") : userPath(values.model),
+    model: values.model === undefined ? SHIPPED_MODEL_DIR : userPath(values.model),
     backend: values.backend as BackendName | undefined,
   };
 }
@@ -50,10 +52,19 @@ async function readGray(file: string): Promise<{ gray: Float32Array; width: numb
   return { gray: rgbaToGray(ctx.getImageData(0, 0, width, height).data, width, height), width, height };
 }
 
+/** Which model answered: the shipped one with its provenance, or the folder given. */
+function describeModel(dir: string): string {
+  if (dir !== SHIPPED_MODEL_DIR) return dir;
+  const p = readProvenance(dir);
+  return `${path.relative(process.cwd(), dir) || dir} (the shipped lecture model: seed ${p.seed}, ${p.schedule.epochs} epochs, test accuracy ${p.testAccuracy.toFixed(4)})`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const args = parse(argv);
   if (!fs.existsSync(args.model)) {
-    throw new UsageError(`model folder ${args.model} does not exist: train one with \`npm run train -- --out ${args.model}\` or pass --model DIR`);
+    throw new UsageError(args.model === SHIPPED_MODEL_DIR
+      ? `the shipped model ${args.model} is missing (restore it with git, or pass --model DIR)`
+      : `model folder ${args.model} does not exist: train one with \`npm run train -- --out ${args.model}\` or pass --model DIR`);
   }
   if (!fs.statSync(args.model).isDirectory()) {
     throw new UsageError(`--model ${args.model} is a file: expected a checkpoint folder (with model.json) or a training --out folder`);
@@ -79,7 +90,8 @@ async function main(argv: string[]): Promise<number> {
   const probs = tf.tidy(() => tf.softmax(tf.tensor1d(logits)).dataSync());
   const top = Array.from(probs, (p, d) => ({ d, p })).sort((a, b) => b.p - a.p).slice(0, 3);
   console.log(`${args.image}: ${width}x${height}, ${digit.inverted ? "light background (inverted)" : "dark background"}, ` +
-    `digit box ${digit.box.width}x${digit.box.height} at (${digit.box.x}, ${digit.box.y}) → 28x28; model ${dir}`);
+    `digit box ${digit.box.width}x${digit.box.height} at (${digit.box.x}, ${digit.box.y}) → 28x28`);
+  console.log(`model: ${describeModel(dir)}`);
   for (const { d, p } of top) console.log(`  ${d}: ${(p * 100).toFixed(2)}%`);
   model.dispose();
   return 0;

@@ -26,3 +26,4 @@ export * from "./train";
 export * from "./charts";
 export * from "./digit-image";
 export * from "./runs";
+export * from "./shipped-model";
