@@ -55,7 +55,7 @@ async function activate(name: BackendName): Promise<string | undefined> {
 }
 
 /** The backend named by TFJS_BACKEND, or undefined; throws on an unknown name. */
-export function requestedBackend(env: NodeJS.ProcessEnv = process.env): BackendName | undefined {
+function requestedBackend(env: NodeJS.ProcessEnv = process.env): BackendName | undefined {
   const v = env.TFJS_BACKEND?.trim();
   if (!v) return undefined;
   if (!(BACKENDS as readonly string[]).includes(v)) {
@@ -108,7 +108,7 @@ export async function setupBackend(opts: { force?: BackendName; quiet?: boolean 
 }
 
 /** One line: the backend that runs and, when it fell back, why. */
-export function describeBackend(info: BackendInfo): string {
+function describeBackend(info: BackendInfo): string {
   const why = info.fallbacks.length ? ` (${info.fallbacks.join("; ")})` : "";
   return `backend: ${info.name}${why}`;
 }

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as tf from "@tensorflow/tfjs";
 
 /** tfjs-backend-wasm's heap limit (emscripten's getHeapMax: 4 GiB - 64 KiB, wasm32), per thread. */
-export const WASM_HEAP_MAX = 4294901760;
+const WASM_HEAP_MAX = 4294901760;
 /** Bytes a training step takes per example per float of layer output (measured, see above; rounded up). */
 const STEP_BYTES_PER_OUTPUT_FLOAT = 24;
 /** The wasm heap before any data (backend, kernels, model): 48 MB measured. */
@@ -15,7 +15,7 @@ const WASM_BASE_BYTES = 64 * 2 ** 20;
 const size = (shape: (number | null)[]) => shape.slice(1).reduce<number>((a, b) => a * (b ?? 1), 1);
 
 /** Estimated bytes one training step of `model` takes per example. */
-export function stepBytesPerExample(model: tf.LayersModel): number {
+function stepBytesPerExample(model: tf.LayersModel): number {
   let floats = 0;
   for (const layer of model.layers) {
     const shapes = layer.outputShape;

@@ -17,7 +17,7 @@ export function checkpointBytes(model: tf.LayersModel): number {
  * Creates `dir` if needed and writes (then removes) a probe file of `bytes` bytes, so that a folder that cannot
  * take a checkpoint is refused now, with its path, instead of after an epoch of training.
  */
-export function checkWritableDir(dir: string, bytes = 1): void {
+function checkWritableDir(dir: string, bytes = 1): void {
   try {
     if (fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() === false) {
       throw new Error(`cannot write checkpoints to ${dir}: it is a file, expected a folder`);
@@ -51,7 +51,7 @@ const TEMP = /^(epoch-\d+)\.(tmp|old)-(\d+)-(\d+)$/;
  * alone; so are the probe and draft lock files of a process killed while writing them. Returns what was done,
  * one line per entry.
  */
-export function cleanCheckpointTemps(dir: string): string[] {
+function cleanCheckpointTemps(dir: string): string[] {
   const done: string[] = [];
   const temps = fs.readdirSync(dir, { withFileTypes: true })
     .map((d) => ({ d, m: TEMP.exec(d.name) }))

@@ -10,7 +10,7 @@ import type { EpochLog } from "./train";
 import { fsError, readJson } from "./fs-errors";
 
 export const MODEL_JSON = "model.json";
-export const WEIGHTS_BIN = "weights.bin";
+const WEIGHTS_BIN = "weights.bin";
 
 /** Bytes per element of each dtype a layers checkpoint may hold. */
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };

@@ -1,7 +1,7 @@
 // Grayscale colormaps as matplotlib builds them: a 256-entry lookup table, values scaled
 // between vmin and vmax (default: the image's own min and max), out-of-range values clipped.
 
-export const CMAPS = ["gray", "Greys"] as const;
+const CMAPS = ["gray", "Greys"] as const;
 export type Cmap = (typeof CMAPS)[number];
 
 // matplotlib's control points (0..1 → gray level 0..255). "gray": low = black, high = white.

@@ -2,7 +2,7 @@
 // white ink on black, the digit scaled so its longer side is 20 px (aspect kept), then placed so its
 // centre of mass sits at the centre of the 28x28 field.
 
-export const MIN_SIDE = 8;
+const MIN_SIDE = 8;
 export const MAX_SIDE = 8192;
 
 export interface DigitInput {

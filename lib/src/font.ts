@@ -14,7 +14,7 @@ export const FONT_DIR = join(__dirname, "..", "assets");
 let registered = false;
 
 /** Registers the bundled font once; returns the family name to use in `ctx.font`. */
-export function ensureFont(): string {
+function ensureFont(): string {
   if (registered) return FONT_FAMILY;
   for (const file of FONT_FILES) {
     const path = join(FONT_DIR, file);

@@ -23,7 +23,7 @@ function libraryValues(): Set<unknown> {
 }
 
 /** Every tensor reachable from `roots` through data properties, array items and Map/Set entries. */
-export function reachableTensors(roots: unknown[]): Set<tf.Tensor> {
+function reachableTensors(roots: unknown[]): Set<tf.Tensor> {
   const skip = libraryValues();
   const found = new Set<tf.Tensor>();
   const seen = new Set<object>();

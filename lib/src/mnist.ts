@@ -57,7 +57,7 @@ export function mnistDataDir(): string {
 }
 
 /** Path of the table of expected sizes and hashes (repo root data/, next to lib/). */
-export const MNIST_CHECKSUMS_FILE = path.resolve(__dirname, "..", "..", "data", "mnist-sha256.json");
+const MNIST_CHECKSUMS_FILE = path.resolve(__dirname, "..", "..", "data", "mnist-sha256.json");
 
 let expectedCache: Record<string, Expected> | undefined;
 function expectedFiles(): Record<string, Expected> {

@@ -1,6 +1,6 @@
 // Padding VALID / SAME and the output-size rule, as TensorFlow (and so Keras and TF.js) defines them.
 
-export const PADDINGS = ["VALID", "SAME"] as const;
+const PADDINGS = ["VALID", "SAME"] as const;
 export type Padding = (typeof PADDINGS)[number];
 
 /**

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { fsError } from "./fs-errors";
 
 /** The lock file's name inside the checkpoint folder. */
-export const RUN_LOCK = ".train.lock";
+const RUN_LOCK = ".train.lock";
 
 export interface LockOwner {
   pid: number;

@@ -12,7 +12,7 @@ import type { LabelledImages } from "./train";
 
 /** data/lecture-cnn, from lib/dist or lib/src alike. */
 export const SHIPPED_MODEL_DIR = path.resolve(__dirname, "..", "..", "data", "lecture-cnn");
-export const PROVENANCE_JSON = "provenance.json";
+const PROVENANCE_JSON = "provenance.json";
 
 /** Where a shipped model came from: its training run and the test accuracy it was shipped with. */
 export interface Provenance {

@@ -78,7 +78,7 @@ export interface TrainResult {
 }
 
 /** Small seeded PRNG (mulberry32): the same seed gives the same shuffle on every platform. */
-export function mulberry32(seed: number): () => number {
+function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
