@@ -189,7 +189,7 @@ test("predict: classifies a drawn test digit and prints the top-3 probabilities"
   const r = run("predict", [image, "--model", out()]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /light background \(inverted\)/);
-  assert.match(r.stdout, /model .*epoch-002/);
+  assert.match(r.stdout, /^model: .*epoch-002$/m);
   const lines = [...r.stdout.matchAll(/^ {2}(\d): (\d+\.\d\d)%$/gm)].map((m) => ({ digit: Number(m[1]), p: Number(m[2]) }));
   assert.equal(lines.length, 3);
   assert.equal(new Set(lines.map((l) => l.digit)).size, 3);
