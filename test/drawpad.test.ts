@@ -41,18 +41,30 @@ let dir: string;
 before(() => { mkdirSync(join(root, "test", ".tmp"), { recursive: true }); dir = mkdtempSync(join(root, "test", ".tmp", "drawpad-")); });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Draws polylines given in the canvas's own 280x280 pixels with the mouse (pointer events, as a user's). */
-async function draw(page: Page, strokes: [number, number][][]): Promise<void> {
+/**
+ * Draws polylines given in the canvas's own 280x280 pixels with the mouse or a finger (the browser's own pointer
+ * events, as a user's).
+ */
+async function draw(page: Page, strokes: [number, number][][], input: "mouse" | "touch"): Promise<void> {
   const box = (await (await page.$("#pad"))!.boundingBox())!;
   const at = ([x, y]: [number, number]) => [box.x + (x * box.width) / 280, box.y + (y * box.height) / 280] as const;
+  const STEPS = 12;
   for (const stroke of strokes) {
-    await page.mouse.move(...at(stroke[0]));
-    await page.mouse.down();
-    for (const p of stroke.slice(1)) await page.mouse.move(...at(p), { steps: 12 });
-    // It answers while the button is still down (throttled on pointermove), not only on pointerup.
+    if (input === "mouse") {
+      await page.mouse.move(...at(stroke[0]));
+      await page.mouse.down();
+      for (const p of stroke.slice(1)) await page.mouse.move(...at(p), { steps: STEPS });
+    } else {
+      await page.touchscreen.touchStart(...at(stroke[0]));
+      for (let i = 1; i < stroke.length; i++) {
+        const [a, b] = [stroke[i - 1], stroke[i]];
+        for (let k = 1; k <= STEPS; k++) await page.touchscreen.touchMove(...at([a[0] + ((b[0] - a[0]) * k) / STEPS, a[1] + ((b[1] - a[1]) * k) / STEPS]));
+      }
+    }
+    // It answers while the pointer is still down (throttled on pointermove), not only when it is lifted.
     await page.waitForFunction(SETTLED);
-    assert.equal((await read(page)).state, "shown", "an answer while drawing");
-    await page.mouse.up();
+    assert.equal((await read(page)).state, "shown", `an answer while drawing (${input})`);
+    if (input === "mouse") await page.mouse.up(); else await page.touchscreen.touchEnd();
   }
   await page.waitForFunction(SETTLED);
 }
@@ -110,7 +122,7 @@ test("without a shipped model, draw.html says how to make one and loads nothing"
   assert.match(lines.join("\n"), /no shipped model in .*missing/);
 });
 
-test("draw.html: a drawn 7 and 1 get npm run predict's probabilities; an empty canvas asks for a digit", { skip }, async () => {
+test("draw.html: a 7 drawn with the mouse and a 1 with a finger get npm run predict's probabilities; an empty canvas asks for a digit", { skip }, async () => {
   await buildBook([], join(dir, "book"), { log: () => {} });
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
@@ -120,7 +132,7 @@ test("draw.html: a drawn 7 and 1 get npm run predict's probabilities; an empty c
   });
   try {
     const page = await browser.newPage();
-    await page.setViewport({ width: 1000, height: 900 });
+    await page.setViewport({ width: 1000, height: 900, hasTouch: true });
     const requests: string[] = [];
     const errors: string[] = [];
     page.on("request", (r) => requests.push(r.url()));
@@ -129,7 +141,7 @@ test("draw.html: a drawn 7 and 1 get npm run predict's probabilities; an empty c
     await page.waitForFunction(SETTLED);
     assertEmpty(await read(page), "before drawing");
 
-    await draw(page, [[[70, 60], [215, 60], [120, 235]]]);
+    await draw(page, [[[70, 60], [215, 60], [120, 235]]], "mouse");
     const seven = await read(page);
     if (process.env.DRAWPAD_SCREENSHOT) {
       const maps = (await (await page.$("#maps"))!.boundingBox())!;
@@ -141,7 +153,7 @@ test("draw.html: a drawn 7 and 1 get npm run predict's probabilities; an empty c
     await page.waitForFunction(SETTLED);
     assertEmpty(await read(page), "after 지우기 (clear)");
 
-    await draw(page, [[[150, 45], [140, 240]]]);
+    await draw(page, [[[150, 45], [140, 240]]], "touch");
     await assertAgreesWithCli(await read(page), "one");
 
     assert.deepEqual(errors, []);
