@@ -20,7 +20,7 @@ button{font:inherit;padding:.2rem 1rem;margin-top:.4rem}
 .bar .track{flex:1;height:1rem;background:#eef2f8;border-radius:3px;overflow:hidden}
 .bar .fill{display:block;height:100%;width:0;background:#9db3da}.bar.top .fill{background:#4a7bd0}
 .bar .pct{width:3.5rem;text-align:right;font-variant-numeric:tabular-nums;font-size:.9rem}
-#maps{display:grid;grid-template-columns:repeat(8,56px);gap:4px}#maps canvas{width:56px;height:56px;image-rendering:pixelated}
+#maps{display:grid;grid-template-columns:repeat(8,1fr);gap:4px;max-width:476px}#maps canvas{width:100%;aspect-ratio:1;image-rendering:pixelated}
 h2{font-size:1.05rem;margin:.2rem 0 .5rem}`;
 
 /** lib/dist/digit-image.js as a browser script defining `digitImage`: a CommonJS shim around the unchanged file. */
