@@ -58,6 +58,8 @@ test("every page of the book renders its Hangul in the embedded NanumGothic, ope
     const wrong: string[] = [];
     for (const file of pages) {
       await page.goto(pathToFileURL(join(dir, "book", file)).href, { waitUntil: "load" });
+      // The drawing page rewrites its status once the model has loaded: split its text after that.
+      await page.waitForFunction(`document.body.dataset.state !== "loading"`);
       const runs = (await page.evaluate(SPLIT_HANGUL)) as number;
       assert.ok(runs > 0, `${file}: no Hangul found`);
       const { root: doc } = await cdp.send("DOM.getDocument", { depth: -1 });

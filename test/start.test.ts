@@ -70,6 +70,8 @@ test("without Jupyter, npm start writes the book from the committed outputs and 
   assert.match(said, /Jupyter is not installed/);
   assert.match(said, /committed outputs/);
   assert.ok(said.includes(index), "names where the book is");
+  assert.ok(said.includes(join(outDir, "draw.html")), "names the drawing page");
+  assert.match(pageHtml, /<nav><a href="index\.html">← 목차 \(contents\)<\/a> · <a href="draw\.html">/, "every page links the drawing page");
 });
 
 test("--book writes the book from the committed outputs even when Jupyter is installed", async () => {

@@ -1,10 +1,12 @@
 // The static HTML book: index.html plus one page per notebook (images inline as data URLs, no scripts, readable
-// offline). By default it shows the notebooks' committed outputs (the reviewed results; nothing runs); with
-// `execute` it re-executes each notebook through the kernel first.
+// offline), and the drawing page draw.html (tools/drawpad.ts, scripts from the project, offline too). By default it
+// shows the notebooks' committed outputs (the reviewed results; nothing runs); with `execute` it re-executes each
+// notebook through the kernel first.
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { marked } from "marked";
 import { FONT_DIR, FONT_FAMILY, FONT_FILES } from "cnn-lab/dist/font";
+import { DRAW_PAGE, DRAW_STYLE, DRAW_TITLE, drawPageBody } from "./drawpad";
 import { runNotebook } from "./jupyter/execute";
 import { Notebook, Output, readNotebook, tags, text } from "./jupyter/notebook";
 
@@ -28,8 +30,8 @@ pre{background:#f6f8fa;padding:.6rem .8rem;overflow-x:auto;border-radius:4px;fon
 img{max-width:100%;image-rendering:pixelated}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem}
 nav{margin:1rem 0;font-size:.9rem}`;
 
-function page(title: string, body: string): string {
-  return `<!doctype html>\n<html lang="ko"><head><meta charset="utf-8"><title>${escape(title)}</title><style>${STYLE}</style></head>\n<body>\n${body}\n</body></html>\n`;
+function page(title: string, body: string, style = ""): string {
+  return `<!doctype html>\n<html lang="ko"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escape(title)}</title><style>${STYLE}${style ? `\n${style}` : ""}</style></head>\n<body>\n${body}\n</body></html>\n`;
 }
 
 function renderOutput(o: Output): string {
@@ -66,6 +68,8 @@ export interface BookOptions {
   log?: (line: string) => void;
   /** Runs a notebook; tests inject one. */
   run?: typeof runNotebook;
+  /** The model of the drawing page; default the shipped one, data/lecture-cnn. */
+  modelDir?: string;
 }
 
 /** Replaces the notebook's outputs with a fresh run's; a failed run ends the page with a note at the failing cell. */
@@ -88,7 +92,9 @@ async function execute(path: string, nb: Notebook, name: string, run: typeof run
   }
 }
 
-/** Writes the book to outDir (index.html, one page per notebook, fonts/); returns the index path. */
+const DRAW_LINK = `<a href="${DRAW_PAGE}">✎ 숫자를 그려 CNN에게 물어보기 (draw a digit)</a>`;
+
+/** Writes the book to outDir (index.html, one page per notebook, draw.html, fonts/); returns the index path. */
 export async function buildBook(paths: string[], outDir: string, opts: BookOptions = {}): Promise<string> {
   const { log = console.log, run = runNotebook } = opts;
   const nbs = paths.map((path) => ({ path, nb: readNotebook(path), name: basename(path, ".ipynb") })); // bad input fails before any work
@@ -102,14 +108,17 @@ export async function buildBook(paths: string[], outDir: string, opts: BookOptio
     }
     const title = notebookTitle(nb, name);
     entries.push({ file: `${name}.html`, title });
-    const nav = `<nav><a href="index.html">← 목차 (contents)</a></nav>`;
+    const nav = `<nav><a href="index.html">← 목차 (contents)</a> · ${DRAW_LINK}</nav>`;
     writeFileSync(join(outDir, `${name}.html`), renderNotebook(nb, title, nav));
   }
+  const draw = drawPageBody(outDir, opts.modelDir);
+  if (!draw.model) log(`no shipped model in ${opts.modelDir ?? "data/lecture-cnn"}: ${DRAW_PAGE} only says how to make one`);
+  writeFileSync(join(outDir, DRAW_PAGE), page(DRAW_TITLE, `<nav><a href="index.html">← 목차 (contents)</a></nav>\n${draw.body}`, DRAW_STYLE));
   const list = entries.map((e) => `<li><a href="${e.file}">${escape(e.title)}</a></li>`).join("\n");
   const how = opts.execute
     ? `the notebooks re-executed on ${new Date().toISOString().slice(0, 10)} (<code>npm start -- --execute</code>)`
     : "the notebooks' committed outputs (<code>npm start</code>; <code>npm start -- --execute</code> re-executes them)";
   const index = join(outDir, "index.html");
-  writeFileSync(index, page("모두를 위한 딥러닝 시즌2 — Lab 11 CNN (TypeScript)", `<h1>모두를 위한 딥러닝 시즌2 — Lab 11: CNN 기초 (TypeScript edition)</h1>\n<ol>\n${list}\n</ol>\n<p>Written from ${how}.</p>`));
+  writeFileSync(index, page("모두를 위한 딥러닝 시즌2 — Lab 11 CNN (TypeScript)", `<h1>모두를 위한 딥러닝 시즌2 — Lab 11: CNN 기초 (TypeScript edition)</h1>\n<ol>\n${list}\n</ol>\n<p>${DRAW_LINK}: 직접 그린 숫자를 학습된 CNN이 브라우저 안에서 읽습니다.</p>\n<p>Written from ${how}.</p>`));
   return index;
 }

@@ -59,41 +59,60 @@ function describeModel(dir: string): string {
   return `${path.relative(process.cwd(), dir) || dir} (the shipped lecture model: seed ${p.seed}, ${p.schedule.epochs} epochs, test accuracy ${p.testAccuracy.toFixed(4)})`;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const args = parse(argv);
-  if (!fs.existsSync(args.model)) {
-    throw new UsageError(args.model === SHIPPED_MODEL_DIR
-      ? `the shipped model ${args.model} is missing (restore it with git, or pass --model DIR)`
-      : `model folder ${args.model} does not exist: train one with \`npm run train -- --out ${args.model}\` or pass --model DIR`);
+/** What the model answered for one image: the ten softmax probabilities, and how the image was prepared. */
+export interface Prediction {
+  probs: Float32Array;
+  digit: ReturnType<typeof preprocessDigit>;
+  width: number;
+  height: number;
+  /** The checkpoint folder that answered. */
+  dir: string;
+}
+
+/** The CLI's whole path from image file to probabilities (the book's drawing page is tested against it). */
+export async function predictFile(image: string, modelDir: string = SHIPPED_MODEL_DIR, backend?: BackendName): Promise<Prediction> {
+  if (!fs.existsSync(modelDir)) {
+    throw new UsageError(modelDir === SHIPPED_MODEL_DIR
+      ? `the shipped model ${modelDir} is missing (restore it with git, or pass --model DIR)`
+      : `model folder ${modelDir} does not exist: train one with \`npm run train -- --out ${modelDir}\` or pass --model DIR`);
   }
-  if (!fs.statSync(args.model).isDirectory()) {
-    throw new UsageError(`--model ${args.model} is a file: expected a checkpoint folder (with model.json) or a training --out folder`);
+  if (!fs.statSync(modelDir).isDirectory()) {
+    throw new UsageError(`--model ${modelDir} is a file: expected a checkpoint folder (with model.json) or a training --out folder`);
   }
-  const dir = latestCheckpoint(args.model);
-  if (!dir) throw new UsageError(`${args.model} holds no checkpoint (expected model.json, or epoch-NNN/ folders from npm run train)`);
-  const { gray, width, height } = await readGray(args.image);
+  const dir = latestCheckpoint(modelDir);
+  if (!dir) throw new UsageError(`${modelDir} holds no checkpoint (expected model.json, or epoch-NNN/ folders from npm run train)`);
+  const { gray, width, height } = await readGray(image);
   let digit: ReturnType<typeof preprocessDigit>;
   try {
     digit = preprocessDigit(gray, width, height);
   } catch (e) {
-    throw new UsageError(`${args.image}: ${(e as Error).message}`);
+    throw new UsageError(`${image}: ${(e as Error).message}`);
   }
-  await setupBackend({ force: args.backend, quiet: true });
+  await setupBackend({ force: backend, quiet: true });
   const { model, optimizerWeights } = await loadCheckpoint(dir);
   tf.dispose(optimizerWeights.map((w) => w.tensor));
-  // Probabilities are softmax(logits): only for a model that outputs finite logits.
-  const where = `model ${dir}`;
-  assertLogitsModel(model, where);
-  assertFiniteWeights(model, where);
-  const logits = tf.tidy(() => (model.predict(tf.tensor4d(digit.pixels, [1, 28, 28, 1])) as tf.Tensor).dataSync());
-  assertFiniteOutputs(logits, where);
-  const probs = tf.tidy(() => tf.softmax(tf.tensor1d(logits)).dataSync());
+  try {
+    // Probabilities are softmax(logits): only for a model that outputs finite logits.
+    const where = `model ${dir}`;
+    assertLogitsModel(model, where);
+    assertFiniteWeights(model, where);
+    const logits = tf.tidy(() => (model.predict(tf.tensor4d(digit.pixels, [1, 28, 28, 1])) as tf.Tensor).dataSync());
+    assertFiniteOutputs(logits, where);
+    const probs = tf.tidy(() => tf.softmax(tf.tensor1d(logits)).dataSync() as Float32Array);
+    return { probs, digit, width, height, dir };
+  } finally {
+    model.dispose();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parse(argv);
+  const { probs, digit, width, height, dir } = await predictFile(args.image, args.model, args.backend);
   const top = Array.from(probs, (p, d) => ({ d, p })).sort((a, b) => b.p - a.p).slice(0, 3);
   console.log(`${args.image}: ${width}x${height}, ${digit.inverted ? "light background (inverted)" : "dark background"}, ` +
     `digit box ${digit.box.width}x${digit.box.height} at (${digit.box.x}, ${digit.box.y}) → 28x28`);
   console.log(`model: ${describeModel(dir)}`);
   for (const { d, p } of top) console.log(`  ${d}: ${(p * 100).toFixed(2)}%`);
-  model.dispose();
   return 0;
 }
 

@@ -1,8 +1,9 @@
 // `npm start`: open the notebooks in JupyterLab (or the classic Notebook) with the project's tslab kernelspec;
 // without Jupyter, write the static HTML book from the notebooks' committed outputs (in seconds, nothing runs).
 import { spawn, spawnSync } from "node:child_process";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { buildBook } from "./book";
+import { DRAW_PAGE } from "./drawpad";
 import { parseFlags, runCli } from "./cli";
 import { runNotebook } from "./jupyter/execute";
 import { JUPYTER_PATH, PROJECT_ROOT } from "./jupyter/kernel";
@@ -67,6 +68,7 @@ export async function start(argv: string[], deps: Partial<StartDeps> = {}): Prom
   }
   const index = await buildBook(deps.notebooks ?? listNotebooks([]), deps.outDir ?? join(PROJECT_ROOT, "book"), { execute, log, run: deps.run });
   log(`\nbook written ${execute ? "from a fresh run" : "from the committed outputs"}: ${index} (open it in a browser)`);
+  log(`draw a digit and see the CNN's answer: ${join(dirname(index), DRAW_PAGE)} (works offline from file://, no server)`);
   return 0;
 }
 
