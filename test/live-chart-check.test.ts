@@ -1,0 +1,92 @@
+// `npm run check:live` must be able to fail, and must leave nothing behind when stopped. (Its passing run, the
+// built-in live training chart, is a CI step of its own: .ci/run.)
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+const root = join(__dirname, "..");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const skip = !existsSync(CHROMIUM) ? `no browser at ${CHROMIUM} (Debian: apt-get install chromium)`
+  : spawnSync("jupyter", ["notebook", "--version"]).status !== 0 ? "no classic Jupyter Notebook (Debian: apt-get install jupyter-notebook)"
+  : false;
+const TMP_PREFIX = join(root, ".live-check-"); // the tool's temp folders, whose paths its processes' command lines name
+const TOOL = "tools/live-chart-check.ts";
+
+let dir: string;
+before(() => { mkdirSync(join(root, "test", ".tmp"), { recursive: true }); dir = mkdtempSync(join(root, "test", ".tmp", "live-")); });
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const tempFolders = () => readdirSync(root).filter((f) => f.startsWith(".live-check-"));
+
+/** Live processes (zombies excluded) whose command line mentions `text`. */
+function processesMentioning(text: string): number[] {
+  return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      return readFileSync(`/proc/${d}/cmdline`, "utf8").includes(text) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${d}/stat`, "utf8"));
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+function checkLive(...args: string[]): { code: number; out: string } {
+  const r = spawnSync("npm", ["run", "--silent", "check:live", "--", ...args], { cwd: root, encoding: "utf8", timeout: 300_000 });
+  return { code: r.status ?? -1, out: r.stdout + r.stderr };
+}
+
+test("a non-empty --screenshots folder or an unreadable --cell is a usage error before anything starts", () => {
+  const full = join(dir, "full");
+  mkdirSync(full);
+  writeFileSync(join(full, "mine.png"), "not the tool's");
+  const r = checkLive("--screenshots", full);
+  assert.equal(r.code, 2, r.out);
+  assert.match(r.out, /--screenshots .*full: the folder is not empty \(expected a new or empty folder: nothing is overwritten\)/);
+  assert.equal(readFileSync(join(full, "mine.png"), "utf8"), "not the tool's");
+  const c = checkLive("--cell", join(dir, "missing.ts"));
+  assert.equal(c.code, 2, c.out);
+  assert.match(c.out, /--cell .*missing\.ts: cannot read it \(ENOENT\); expected a file holding the cell's code/);
+});
+
+test("charts appended one after another instead of updated in place: the chart did not change, 3 images remain, exit 1", { skip, timeout: 300_000 }, () => {
+  // What a front end shows when every redraw arrives as a new display_data: the first chart never changes.
+  const cell = join(dir, "appended.ts");
+  writeFileSync(cell, `import { lineChart } from "cnn-lab";
+for (const n of [2, 4, 8]) {
+  lineChart([{ label: "loss", values: Array.from({ length: n }, (_, i) => 1 / (i + 1)) }]);
+  await new Promise((r) => setTimeout(r, 1500));
+}`);
+  const r = checkLive("--cell", cell);
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /the chart did not change: two screenshots of it \(.*\) are identical/);
+  assert.match(r.out, /3 chart images remain in the cell's output, expected exactly 1/);
+  assert.deepEqual(tempFolders(), [], "temp folder removed");
+  assert.deepEqual(processesMentioning(TMP_PREFIX), [], "server, kernel and browser stopped");
+});
+
+for (const sig of ["SIGTERM", "SIGINT"] as const) {
+  test(`${sig} to \`npm run check:live\` with the notebook open stops the server, the kernel and the browser, and removes the temp folder`, { skip, timeout: 300_000 }, async () => {
+    const npm = spawn("npm", ["run", "--silent", "check:live"], { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const exited = new Promise<void>((r) => npm.on("exit", () => r()));
+    let out = "";
+    npm.stderr.on("data", (d) => (out += d));
+    await new Promise<void>((ok, fail) => {
+      npm.stdout.on("data", (d) => { out += d; if (out.includes("kernel idle")) ok(); });
+      void exited.then(() => fail(new Error(`exited before the notebook was open:\n${out}`)));
+    });
+    const started = processesMentioning(TMP_PREFIX);
+    // The server (--notebook-dir), the kernel (its connection file) and Chromium (--user-data-dir) at least.
+    assert.ok(started.length >= 3, `expected server, kernel and browser processes, found ${started.length}`);
+    process.kill(-npm.pid!, sig); // as from a terminal: the whole group
+    await exited;
+    // npm may exit before the tool has finished stopping things: wait (a bound, not a timing assertion) for the tool.
+    const busy = () => processesMentioning(TMP_PREFIX).length + processesMentioning(TOOL).length > 0 || tempFolders().length > 0;
+    for (let i = 0; i < 150 && busy(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(processesMentioning(TOOL), [], "the check itself exited");
+    const left = processesMentioning(TMP_PREFIX);
+    for (const p of left) { try { process.kill(p, "SIGKILL"); } catch { /* gone */ } }
+    assert.deepEqual(left, [], "nothing the check started still runs");
+    assert.deepEqual(tempFolders(), [], "temp folder removed");
+  });
+}
