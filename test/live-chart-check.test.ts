@@ -65,7 +65,9 @@ for (const n of [2, 4, 8]) {
   assert.deepEqual(processesMentioning(TMP_PREFIX), [], "server, kernel and browser stopped");
 });
 
-for (const sig of ["SIGTERM", "SIGINT"] as const) {
+// SIGINT (Ctrl-C): the signal reaches the tool twice (from the terminal's group, and relayed by tsx). SIGTERM and
+// SIGHUP take the same handler.
+for (const sig of ["SIGINT"] as const) {
   test(`${sig} to \`npm run check:live\` with the notebook open stops the server, the kernel and the browser, and removes the temp folder`, { skip, timeout: 300_000 }, async () => {
     const npm = spawn("npm", ["run", "--silent", "check:live"], { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     const exited = new Promise<void>((r) => npm.on("exit", () => r()));

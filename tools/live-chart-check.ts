@@ -97,14 +97,27 @@ class Session {
     if (left.length) throw new Error(`processes ${left.join(", ")} (started under ${this.tmp}) survived SIGKILL`);
   }
 
-  /** Synchronous, for signal and exit handlers. The kernel runs in its own session (jupyter_client): found by its
-   * connection file, which is under the temp folder, like the browser's profile. */
-  kill(): void {
+  /** SIGKILL to everything started. The kernel runs in its own session (jupyter_client): found by its connection
+   * file, which is under the temp folder, like the browser's profile. */
+  private killAll(): void {
     killGroup(this.server);
     killGroup(this.browser?.process());
     for (const pid of processesMentioning(this.tmp)) killGroup(pid);
-    // SIGKILL takes effect asynchronously: a browser still writing its profile would make the removal fail.
+  }
+
+  /** Synchronous, for the exit handler. SIGKILL takes effect asynchronously: a browser still writing its profile
+   * would make the removal fail, so it waits for the processes to be gone first. */
+  kill(): void {
+    this.killAll();
     for (let i = 0; i < 100 && processesMentioning(this.tmp).length; i++) sleepSync(50);
+    rmSync(this.tmp, { recursive: true, force: true, maxRetries: 5 });
+  }
+
+  /** The same for signal handlers, without blocking the event loop (tsx's parent process expects this process to
+   * acknowledge a relayed signal within 30 ms, else it SIGKILLs it mid-cleanup). */
+  async killSoon(): Promise<void> {
+    this.killAll();
+    for (let i = 0; i < 100 && processesMentioning(this.tmp).length; i++) await new Promise((r) => setTimeout(r, 50));
     rmSync(this.tmp, { recursive: true, force: true, maxRetries: 5 });
   }
 }
@@ -113,12 +126,13 @@ function killWithProcess(session: Session): void {
   const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals) => {
-    // The same signal comes twice (to the process group, and relayed by tsx): handled until the cleanup is done.
+    // The same signal comes twice (to the process group, and relayed by tsx): handled once, until the cleanup is done.
     if (stopping) return;
     stopping = true;
-    session.kill();
-    for (const s of signals) process.removeListener(s, onSignal);
-    process.kill(process.pid, sig); // die of the signal, as without the handler
+    void session.killSoon().finally(() => {
+      for (const s of signals) process.removeListener(s, onSignal);
+      process.kill(process.pid, sig); // die of the signal, as without the handler
+    });
   };
   for (const s of signals) process.on(s, onSignal);
   process.on("exit", () => session.kill());
