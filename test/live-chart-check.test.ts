@@ -31,22 +31,29 @@ function processesMentioning(text: string): number[] {
   }).map(Number);
 }
 
-function checkLive(...args: string[]): { code: number; out: string } {
-  const r = spawnSync("npm", ["run", "--silent", "check:live", "--", ...args], { cwd: root, encoding: "utf8", timeout: 300_000 });
+function checkLive(args: string[], env: NodeJS.ProcessEnv = process.env): { code: number; out: string } {
+  const r = spawnSync("npm", ["run", "--silent", "check:live", "--", ...args], { cwd: root, encoding: "utf8", timeout: 300_000, env });
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
-test("a non-empty --screenshots folder or an unreadable --cell is a usage error before anything starts", () => {
+test("a non-empty --screenshots folder or an unreadable --cell is a usage error, a missing Notebook a one-line error, before anything starts", () => {
   const full = join(dir, "full");
   mkdirSync(full);
   writeFileSync(join(full, "mine.png"), "not the tool's");
-  const r = checkLive("--screenshots", full);
+  const r = checkLive(["--screenshots", full]);
   assert.equal(r.code, 2, r.out);
   assert.match(r.out, /--screenshots .*full: the folder is not empty \(expected a new or empty folder: nothing is overwritten\)/);
   assert.equal(readFileSync(join(full, "mine.png"), "utf8"), "not the tool's");
-  const c = checkLive("--cell", join(dir, "missing.ts"));
+  const c = checkLive(["--cell", join(dir, "missing.ts")]);
   assert.equal(c.code, 2, c.out);
   assert.match(c.out, /--cell .*missing\.ts: cannot read it \(ENOENT\); expected a file holding the cell's code/);
+  const bin = join(dir, "bin");
+  mkdirSync(bin);
+  writeFileSync(join(bin, "jupyter"), "#!/bin/sh\nexit 1\n", { mode: 0o755 }); // a machine without the classic Notebook
+  const j = checkLive([], { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+  assert.equal(j.code, 1, j.out);
+  assert.match(j.out, /^error: Jupyter's classic Notebook is not installed: `jupyter notebook --version` failed \(Debian: apt-get install jupyter-notebook\)$/m);
+  assert.deepEqual(tempFolders(), [], "nothing started, no temp folder");
 });
 
 test("charts appended one after another instead of updated in place: the chart did not change, 3 images remain, exit 1", { skip, timeout: 300_000 }, () => {
@@ -57,7 +64,7 @@ for (const n of [2, 4, 8]) {
   lineChart([{ label: "loss", values: Array.from({ length: n }, (_, i) => 1 / (i + 1)) }]);
   await new Promise((r) => setTimeout(r, 1500));
 }`);
-  const r = checkLive("--cell", cell);
+  const r = checkLive(["--cell", cell]);
   assert.equal(r.code, 1, r.out);
   assert.match(r.out, /the chart did not change: two screenshots of it \(.*\) are identical/);
   assert.match(r.out, /3 chart images remain in the cell's output, expected exactly 1/);
