@@ -7,15 +7,15 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import puppeteer, { type Browser, type ElementHandle, type Page } from "puppeteer-core";
-import { parseFlags, runCli, UsageError } from "./cli";
+import { intOption, parseFlags, runCli, UsageError } from "./cli";
 import { decodePng } from "./jupyter/compare";
 import { freePorts, JUPYTER_PATH, PROJECT_ROOT } from "./jupyter/kernel";
-import { writeNotebook } from "./jupyter/notebook";
+import { readNotebook, text, writeNotebook, type Notebook } from "./jupyter/notebook";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const STEP_TIMEOUT_MS = 120_000; // per step (server up, kernel ready, first chart, cell done): a loaded machine is slow
+let stepTimeoutMs = 120_000; // per step (server up, kernel ready, first chart, cell done): a loaded machine is slow
 
 // Three synthetic epochs of eight batches, a pause per batch as if training: the chart is redrawn about fifteen
 // times over several seconds, with progress text below it, as in notebook 06.
@@ -33,19 +33,50 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
   process.stdout.write(\`\\repoch \${epoch}/\${epochs} done: loss \${Math.exp(-epoch).toFixed(4)}\\n\`); // longer than the line it overwrites
 }`;
 
-// In the page (plain JS strings: the project compiles without DOM types). The first code cell is the one run.
-const IN_CELL = `document.querySelectorAll(".code_cell")[0]`;
+// In the page (plain JS strings: the project compiles without DOM types).
 const KERNEL_IDLE = `!!(window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected()
   && document.querySelector("#kernel_indicator_icon.kernel_idle_icon"))`;
-const RUNNING = `${IN_CELL}.querySelector(".input_prompt").textContent.includes("*")`;
-const DONE = `/\\[\\d+\\]/.test(${IN_CELL}.querySelector(".input_prompt").textContent)`;
-const IMAGES = `${IN_CELL}.querySelectorAll(".output_area img")`;
+/** The watched cell (the `index`-th code cell): its element, whether it runs or is done, its output images. */
+function cellExpressions(index: number) {
+  const cell = `document.querySelectorAll(".code_cell")[${index}]`;
+  return {
+    cell,
+    running: `${cell}.querySelector(".input_prompt").textContent.includes("*")`,
+    done: `/\\[\\d+\\]/.test(${cell}.querySelector(".input_prompt").textContent)`,
+    images: `${cell}.querySelectorAll(".output_area img")`,
+  };
+}
 
-const USAGE = `usage: npm run check:live -- [--screenshots DIR] [--cell FILE]
+/** What to open and run: the scratch notebook (Shift-Enter on its cell) or a copy of a lecture notebook (Run All). */
+interface Plan { name: string; notebook: Notebook; watch: number; runAll: boolean }
+
+const scratch = (cell: string): Plan => ({
+  name: "live.ipynb", watch: 0, runAll: false,
+  notebook: {
+    nbformat: 4, nbformat_minor: 5,
+    metadata: { kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" } },
+    cells: [{ id: "live", cell_type: "code", source: cell, metadata: {}, outputs: [], execution_count: null }],
+  },
+});
+
+/** A notebook of notebooks/, watched at its first code cell that draws a live chart; stored outputs dropped. */
+function lectureNotebook(path: string): Plan {
+  const notebook = readNotebook(path);
+  const code = notebook.cells.filter((c) => c.cell_type === "code");
+  const watch = code.findIndex((c) => /\b(liveTrainingCurves|liveDisplay)\(/.test(text(c.source)));
+  if (watch < 0) throw new UsageError(`--notebook ${path}: no code cell calls liveTrainingCurves() or liveDisplay() (expected a notebook with a live chart)`);
+  for (const c of code) { c.outputs = []; c.execution_count = null; }
+  return { name: basename(path), notebook, watch, runAll: true };
+}
+
+const USAGE = `usage: npm run check:live -- [--screenshots DIR] [--cell FILE | --notebook FILE] [--timeout S]
   Runs a cell that draws live training curves in Debian's classic Jupyter Notebook (jupyter-notebook) in headless
   Chromium (${CHROMIUM}, or $CHROMIUM); exit 0 when the chart changed during the run and one chart remains, else 1.
   --screenshots DIR   keep the screenshots (a new or empty folder): during.png, later.png, end.png (whole page)
-  --cell FILE         run this code as the cell instead of the built-in synthetic training (it imports "cnn-lab")`;
+  --cell FILE         run this code as the cell instead of the built-in synthetic training (it imports "cnn-lab")
+  --notebook FILE     run a copy of this notebook of notebooks/ (Cell > Run All; CNN_QUICK=1 unless set) and watch
+                      its first cell calling liveTrainingCurves() or liveDisplay()
+  --timeout S         seconds each step may take (server up, kernel ready, first chart, redraw, cell done); default 120`;
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -148,28 +179,26 @@ function prerequisites(): void {
   if (!existsSync(lib)) throw new Error(`${lib} not found: run \`npm run build\` (the cell imports "cnn-lab")`);
 }
 
-async function startServer(s: Session, cell: string): Promise<{ base: string; token: string }> {
-  const notebooks = join(s.tmp, "notebooks");
-  mkdirSync(notebooks);
-  writeNotebook(join(notebooks, "live.ipynb"), {
-    nbformat: 4, nbformat_minor: 5,
-    metadata: { kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" } },
-    cells: [{ id: "live", cell_type: "code", source: cell, metadata: {}, outputs: [], execution_count: null }],
-  });
+async function startServer(s: Session, plan: Plan): Promise<{ base: string; token: string }> {
+  // The notebook sits in the temp folder, one level under the project like notebooks/: "cnn-lab" and the lecture
+  // notebooks' relative paths (../data) resolve as they do from notebooks/.
+  writeNotebook(join(s.tmp, plan.name), plan.notebook);
   const [port] = await freePorts(1);
   const token = randomBytes(24).toString("hex");
-  // Config, data and runtime (connection files) under the temp folder: the user's Jupyter settings play no part.
-  const env = { ...process.env, JUPYTER_PATH, JUPYTER_CONFIG_DIR: join(s.tmp, "config"), JUPYTER_DATA_DIR: join(s.tmp, "data"), JUPYTER_RUNTIME_DIR: join(s.tmp, "runtime") };
+  // Config, data and runtime (connection files) in a hidden folder of the temp folder: the user's Jupyter settings
+  // play no part, and the kernel's command line names the temp folder (how kill() finds it).
+  const state = join(s.tmp, ".jupyter");
+  const env = { ...process.env, CNN_QUICK: process.env.CNN_QUICK ?? "1", JUPYTER_PATH, JUPYTER_CONFIG_DIR: join(state, "config"), JUPYTER_DATA_DIR: join(state, "data"), JUPYTER_RUNTIME_DIR: join(state, "runtime") };
   const server = (s.server = spawn("jupyter", ["notebook", "--no-browser", "--ip=127.0.0.1", `--port=${port}`, "--port-retries=0", "--allow-root",
-    `--NotebookApp.token=${token}`, `--notebook-dir=${notebooks}`], { env, detached: true, stdio: ["ignore", "pipe", "pipe"] }));
+    `--NotebookApp.token=${token}`, `--notebook-dir=${s.tmp}`], { env, detached: true, stdio: ["ignore", "pipe", "pipe"] }));
   const log = (d: Buffer) => { s.serverLog = (s.serverLog + d).slice(-8000); };
   server.stdout!.on("data", log);
   server.stderr!.on("data", log);
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  const deadline = Date.now() + stepTimeoutMs;
   for (;;) {
     if (server.exitCode !== null) throw new Error(`jupyter notebook exited (code ${server.exitCode}) before serving: ${s.serverLog.trim().split("\n").pop()}`);
-    if (Date.now() > deadline) throw new Error(`jupyter notebook did not answer on ${base} within ${seconds(STEP_TIMEOUT_MS)}`);
+    if (Date.now() > deadline) throw new Error(`jupyter notebook did not answer on ${base} within ${seconds(stepTimeoutMs)}`);
     const ok = await fetch(`${base}/api/status?token=${token}`).then((r) => r.ok, () => false);
     if (ok) return { base, token };
     await new Promise((r) => setTimeout(r, 300));
@@ -178,9 +207,9 @@ async function startServer(s: Session, cell: string): Promise<{ base: string; to
 
 async function waitFor(page: Page, what: string, expr: string): Promise<void> {
   try {
-    await page.waitForFunction(expr, { timeout: STEP_TIMEOUT_MS, polling: 100 });
+    await page.waitForFunction(expr, { timeout: stepTimeoutMs, polling: 100 });
   } catch (e) {
-    throw new Error(`timed out after ${seconds(STEP_TIMEOUT_MS)} waiting for ${what} (${(e as Error).message.split("\n")[0]})`);
+    throw new Error(`timed out after ${seconds(stepTimeoutMs)} waiting for ${what} (${(e as Error).message.split("\n")[0]})`);
   }
 }
 
@@ -197,33 +226,47 @@ function differingPixels(a: Buffer, b: Buffer): { differ: number; total: number 
   return { differ, total };
 }
 
-async function chart(page: Page): Promise<ElementHandle> {
-  const img = await page.$(".code_cell .output_area img"); // the first code cell's first image
-  if (!img) throw new Error("the chart disappeared from the cell's output");
-  return img as ElementHandle;
+/** A screenshot of the chart. An update replaces the image element, which can happen between finding it and
+ * taking the picture ("Node is detached"): then the new one is taken. */
+async function chartScreenshot(page: Page, images: string): Promise<Buffer> {
+  for (let attempt = 1; ; attempt++) {
+    const img = (await page.evaluateHandle(`${images}[0]`)).asElement() as ElementHandle | null;
+    if (!img) throw new Error("the chart disappeared from the cell's output");
+    try {
+      return Buffer.from(await img.screenshot({ type: "png" }));
+    } catch (e) {
+      if (attempt >= 10 || !/detached/i.test((e as Error).message)) throw e;
+    }
+  }
 }
 
-async function check(s: Session, cell: string, shots: string | undefined): Promise<string[]> {
+async function check(s: Session, plan: Plan, shots: string | undefined): Promise<string[]> {
   const t0 = Date.now();
-  const { base, token } = await startServer(s, cell);
+  const { cell, running: RUNNING, done: DONE, images: IMAGES } = cellExpressions(plan.watch);
+  const { base, token } = await startServer(s, plan);
   console.log(`jupyter notebook ${spawnSync("jupyter", ["notebook", "--version"], { encoding: "utf8" }).stdout.trim()} serving on ${base} (${seconds(Date.now() - t0)})`);
   s.browser = await puppeteer.launch({
-    executablePath: CHROMIUM, headless: true, userDataDir: join(s.tmp, "profile"),
+    executablePath: CHROMIUM, headless: true, userDataDir: join(s.tmp, ".profile"),
     handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false, // killWithProcess stops it with everything else
     defaultViewport: { width: 1000, height: 900 },
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   const page = await s.browser.newPage();
-  await page.goto(`${base}/notebooks/live.ipynb?token=${token}`, { waitUntil: "domcontentloaded", timeout: STEP_TIMEOUT_MS });
+  await page.goto(`${base}/notebooks/${encodeURIComponent(plan.name)}?token=${token}`, { waitUntil: "domcontentloaded", timeout: stepTimeoutMs });
   await waitFor(page, "the notebook's kernel to be ready", KERNEL_IDLE);
   console.log(`notebook open, kernel idle (${seconds(Date.now() - t0)})`);
 
-  await page.click(".code_cell .CodeMirror");
-  await page.keyboard.down("Shift");
-  await page.keyboard.press("Enter");
-  await page.keyboard.up("Shift");
+  if (plan.runAll) {
+    await page.click("#celllink"); // the Cell menu
+    await page.click("#run_all_cells > a");
+  } else {
+    await page.click(".code_cell .CodeMirror");
+    await page.keyboard.down("Shift");
+    await page.keyboard.press("Enter");
+    await page.keyboard.up("Shift");
+  }
   const shoot = async (name: string) => {
-    const png = Buffer.from(await (await chart(page)).screenshot({ type: "png" }));
+    const png = await chartScreenshot(page, IMAGES);
     if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
     return { png, running: (await page.evaluate(RUNNING)) as boolean };
   };
@@ -238,7 +281,7 @@ async function check(s: Session, cell: string, shots: string | undefined): Promi
   await waitFor(page, "the cell to finish", DONE);
   if (shots) await page.screenshot({ path: join(shots, "end.png"), fullPage: true });
   const images = (await page.evaluate(`${IMAGES}.length`)) as number;
-  const stderr = (await page.evaluate(`[...${IN_CELL}.querySelectorAll(".output_stderr, .output_error")].map((e) => e.textContent).join("\\n")`)) as string;
+  const stderr = (await page.evaluate(`[...${cell}.querySelectorAll(".output_stderr, .output_error")].map((e) => e.textContent).join("\\n")`)) as string;
 
   const problems: string[] = [];
   if (stderr.trim()) problems.push(`the cell wrote errors: ${stderr.trim()}`);
@@ -253,7 +296,11 @@ async function check(s: Session, cell: string, shots: string | undefined): Promi
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { screenshots: { type: "string" }, cell: { type: "string" } });
+  const { values } = parseFlags(argv, { screenshots: { type: "string" }, cell: { type: "string" }, notebook: { type: "string" }, timeout: { type: "string" } });
+  const timeout = intOption("timeout", values.timeout, 1, 120)!;
+  if (timeout > 86_400) throw new UsageError(`--timeout must be at most 86400 seconds (a day), got ${timeout}`);
+  stepTimeoutMs = timeout * 1000;
+  if (values.cell !== undefined && values.notebook !== undefined) throw new UsageError("--cell and --notebook exclude each other (a cell of its own, or a lecture notebook's)");
   const shots = values.screenshots === undefined ? undefined : resolve(values.screenshots);
   if (shots && existsSync(shots) && readdirSync(shots).length) throw new UsageError(`--screenshots ${shots}: the folder is not empty (expected a new or empty folder: nothing is overwritten)`);
   let cell = CELL;
@@ -264,13 +311,25 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`--cell ${resolve(values.cell)}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); expected a file holding the cell's code`);
     }
   }
+  let plan: Plan;
+  if (values.notebook !== undefined) {
+    const path = resolve(values.notebook);
+    try {
+      plan = lectureNotebook(path);
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`--notebook ${(e as Error).message}`);
+    }
+  } else {
+    plan = scratch(cell);
+  }
   prerequisites();
   if (shots) mkdirSync(shots, { recursive: true });
   const session = new Session();
   killWithProcess(session);
   let problems: string[];
   try {
-    problems = await check(session, cell, shots);
+    problems = await check(session, plan, shots);
   } catch (e) {
     if (session.serverLog && !(e instanceof UsageError)) console.error(`jupyter notebook's last output:\n${session.serverLog.trim().split("\n").slice(-10).join("\n")}`);
     throw e;
