@@ -72,7 +72,8 @@ function lectureNotebook(path: string): Plan {
 const USAGE = `usage: npm run check:live -- [--screenshots DIR] [--cell FILE | --notebook FILE] [--timeout S]
   Runs a cell that draws live training curves in Debian's classic Jupyter Notebook (jupyter-notebook) in headless
   Chromium (${CHROMIUM}, or $CHROMIUM); exit 0 when the chart changed during the run and one chart remains, else 1.
-  --screenshots DIR   keep the screenshots (a new or empty folder): during.png, later.png, end.png (whole page)
+  --screenshots DIR   keep the screenshots (a new or empty folder): during.png, later.png, end.png (the browser
+                      window, scrolled to the chart)
   --cell FILE         run this code as the cell instead of the built-in synthetic training (it imports "cnn-lab")
   --notebook FILE     run a copy of this notebook of notebooks/ (Cell > Run All; CNN_QUICK=1 unless set) and watch
                       its first cell calling liveTrainingCurves() or liveDisplay()
@@ -267,7 +268,7 @@ async function check(s: Session, plan: Plan, shots: string | undefined): Promise
   }
   const shoot = async (name: string) => {
     const png = await chartScreenshot(page, IMAGES);
-    if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+    if (shots) await page.screenshot({ path: join(shots, `${name}.png`) }); // the notebook scrolls inside the window
     return { png, running: (await page.evaluate(RUNNING)) as boolean };
   };
 
@@ -279,7 +280,10 @@ async function check(s: Session, plan: Plan, shots: string | undefined): Promise
   await waitFor(page, "the chart to be redrawn", `${IMAGES}[0].src !== ${JSON.stringify(firstSrc)} || ${DONE}`);
   const later = await shoot("later");
   await waitFor(page, "the cell to finish", DONE);
-  if (shots) await page.screenshot({ path: join(shots, "end.png"), fullPage: true });
+  if (shots) {
+    await chartScreenshot(page, IMAGES); // scrolls the chart into view
+    await page.screenshot({ path: join(shots, "end.png") });
+  }
   const images = (await page.evaluate(`${IMAGES}.length`)) as number;
   const stderr = (await page.evaluate(`[...${cell}.querySelectorAll(".output_stderr, .output_error")].map((e) => e.textContent).join("\\n")`)) as string;
 
