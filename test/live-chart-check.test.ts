@@ -51,8 +51,11 @@ function checkLive(args: string[], env: NodeJS.ProcessEnv = process.env): { code
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
-test("bad flags (a non-empty --screenshots folder, an unreadable --cell, a --notebook without a live chart) are usage errors, a missing Notebook a one-line error, before anything starts", () => {
+test("--help: usage, exit 0; bad flags (a non-empty --screenshots folder, an unreadable --cell, a --notebook without a live chart) are usage errors, a missing Notebook a one-line error, before anything starts", () => {
   const before = tempFolders();
+  const help = checkLive(["--help"]);
+  assert.equal(help.code, 0, help.out);
+  assert.match(help.out, /^usage: npm run check:live -- /);
   const full = join(dir, "full");
   mkdirSync(full);
   writeFileSync(join(full, "mine.png"), "not the tool's");
