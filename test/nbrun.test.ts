@@ -216,6 +216,31 @@ test("images compare by decoded size and pixel tolerance, not bytes", () => {
   assert.match(compareImages(png("#808080"), png("#808080", 10, 10)) ?? "", /expected 20x10, got 10x10/);
 });
 
+test("a display updated in place (liveDisplay: display_data, then update_display_data) is stored once, as its last figure", () => {
+  const marker = join(dir, "live-figures.json");
+  // Three different figures in one display entry, with pauses as between training batches; the cell records the
+  // PNG of each so the stored output is compared with the kernel's own bytes.
+  const path = notebook("live", [{ source: `import { lineChart, liveDisplay } from "cnn-lab";
+const live = liveDisplay();
+const pngs: string[] = [];
+for (const n of [2, 4, 8]) {
+  const fig = lineChart([{ label: "loss", values: Array.from({ length: n }, (_, i) => 1 / (i + 1)) }], { show: false });
+  live.show(fig);
+  pngs.push(fig.png().toString("base64"));
+  await new Promise((r) => setTimeout(r, 200));
+}
+require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify(pngs));` }], false);
+  const r = nbrun("update", path);
+  assert.equal(r.code, 0, r.out);
+  const pngs: string[] = JSON.parse(readFileSync(marker, "utf8"));
+  assert.equal(new Set(pngs).size, 3, "the three figures differ");
+  const outputs = JSON.parse(readFileSync(path, "utf8")).cells[0].outputs;
+  assert.deepEqual(outputs.map((o: { output_type: string }) => o.output_type), ["display_data"], "one display output, not one per update");
+  // Which figure is stored (-1: none of them); an index, not the base64, in the failure message.
+  assert.equal(pngs.indexOf(outputs[0].data["image/png"]), 2, "the stored image is the last figure");
+  assert.equal(nbrun("check", path).code, 0);
+});
+
 /** A process that has exited (a zombie waiting to be reaped counts as exited). */
 function gone(pid: number): boolean {
   try {

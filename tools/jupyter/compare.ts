@@ -22,9 +22,10 @@ export function sanitize(s: string, projectRoot: string): string {
     .replace(/^backend: .*$/gm, "backend: <backend>");
 }
 
-function decode(b64: string): { width: number; height: number; pixels: Uint8ClampedArray } {
+/** A PNG (bytes, or base64 as notebooks store it) as RGBA pixels. */
+export function decodePng(png: string | Buffer): { width: number; height: number; pixels: Uint8ClampedArray } {
   const img = new Image();
-  img.src = Buffer.from(b64, "base64");
+  img.src = typeof png === "string" ? Buffer.from(png, "base64") : png;
   const canvas = createCanvas(img.width, img.height);
   const ctx = canvas.getContext("2d");
   ctx.drawImage(img, 0, 0);
@@ -33,8 +34,8 @@ function decode(b64: string): { width: number; height: number; pixels: Uint8Clam
 
 /** Why two PNGs differ, or undefined when they match within tolerance. */
 export function compareImages(expected: string, actual: string): string | undefined {
-  const a = decode(expected);
-  const b = decode(actual);
+  const a = decodePng(expected);
+  const b = decodePng(actual);
   if (a.width !== b.width || a.height !== b.height) {
     return `image size changed: expected ${a.width}x${a.height}, got ${b.width}x${b.height}`;
   }
