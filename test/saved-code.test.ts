@@ -33,7 +33,8 @@ const libSources = () => {
   const dir = path.join(ROOT, "lib", "src");
   return fs.readdirSync(dir).filter((f) => f.endsWith(".ts")).map((f) => fs.readFileSync(path.join(dir, f), "utf8"));
 };
-const notebook06 = (): Cell[] => JSON.parse(fs.readFileSync(path.join(ROOT, "notebooks", "06-full-cnn.ipynb"), "utf8")).cells;
+const notebookCells = (name: string): Cell[] => JSON.parse(fs.readFileSync(path.join(ROOT, "notebooks", name), "utf8")).cells;
+const notebook06 = (): Cell[] => notebookCells("06-full-cnn.ipynb");
 
 before(() => setupBackend({ quiet: true }));
 
@@ -41,6 +42,12 @@ test("every `// @save` cell of notebook 06 is in lib/src word for word", () => {
   const blocks = savedBlocks(notebook06());
   const names = blocks.map((b) => /^function (\w+)/m.exec(b.text)?.[1]);
   assert.deepEqual(names, ["createModel", "lossFn", "countCorrect", "grad", "trainStep"]);
+  assert.deepEqual(unsaved(blocks, libSources()), []);
+});
+
+test("the `// @save` cell of notebook 07 (createFunctionalModel) is in lib/src word for word", () => {
+  const blocks = savedBlocks(notebookCells("07-functional.ipynb"));
+  assert.deepEqual(blocks.map((b) => /^function (\w+)/m.exec(b.text)?.[1]), ["createFunctionalModel"]);
   assert.deepEqual(unsaved(blocks, libSources()), []);
 });
 

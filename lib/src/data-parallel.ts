@@ -23,7 +23,7 @@ export interface ShardReply { loss: number; correct: number; grads: Float32Array
  * A seeded Dropout layer draws the same mask on every call; this gives it seed + a per-(step, replica)
  * offset instead, so masks differ between steps and replicas and a run stays reproducible.
  */
-export function dropoutReseeder(model: tf.LayersModel): (step: number, replica: number) => void {
+export function dropoutReseeder(model: Pick<tf.LayersModel, "layers">): (step: number, replica: number) => void {
   const layers = model.layers.filter((l) => l.getClassName() === "Dropout") as unknown as { seed?: number }[];
   const base = layers.map((l) => l.seed);
   return (step, replica) => layers.forEach((l, i) => {

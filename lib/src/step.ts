@@ -7,8 +7,11 @@ import * as tf from "@tensorflow/tfjs";
 /** What grad() returns: the batch's mean loss, how many it got right, and the gradient of every trainable variable. */
 export type Gradients = { loss: tf.Scalar; correct: tf.Scalar; grads: tf.NamedTensorMap }; // a type, so tf.tidy may return it
 
-/** The variables a step trains, in model.trainableWeights order (the order Adam keeps its moments in). */
-export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
+/**
+ * The variables a step trains, in model.trainableWeights order (the order Adam keeps its moments in). Anything
+ * with trainableWeights will do: a LayersModel, or a plain class that owns layers (notebook 08's MNISTModel).
+ */
+export function trainableVariables(model: Pick<tf.LayersModel, "trainableWeights">): tf.Variable[] {
   return model.trainableWeights.map((w) => w.read() as tf.Variable);
 }
 
