@@ -421,3 +421,16 @@ test("tslab (patched by npm install) ignores a badly signed message without echo
     kernel.kill("SIGKILL");
   }
 });
+
+test("a request tslab cancels right after an error (its 200 ms window, longer under load) is sent again, not lost", async () => {
+  const kernel = await Kernel.start(dir);
+  try {
+    assert.equal((await kernel.execute('throw new Error("boom")', 30_000)).status, "error");
+    (kernel as unknown as { lastErrorAt: number }).lastErrorAt = 0; // skip the pause: the next request lands inside the window
+    const r = await kernel.execute('console.log("after", 6 * 7)', 30_000);
+    assert.equal(r.status, "ok");
+    assert.match(r.outputs.map((o) => ("text" in o ? o.text : "")).join(""), /after 42/);
+  } finally {
+    await kernel.shutdown();
+  }
+});

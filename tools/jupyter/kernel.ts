@@ -22,7 +22,7 @@ interface Message {
 }
 
 export interface ExecuteResult {
-  status: "ok" | "error" | "aborted";
+  status: "ok" | "error" | "abort" | "aborted";
   outputs: Output[];
   /** Everything the cell wrote to stderr: tslab reports errors only there. */
   stderr: string;
@@ -224,8 +224,21 @@ export class Kernel {
     return false;
   }
 
-  /** Runs one cell. Rejects with CellTimeout or KernelDied; a cell that raises resolves with status "error". */
+  /**
+   * Runs one cell. Rejects with CellTimeout or KernelDied; a cell that raises resolves with status "error".
+   * tslab cancels requests that reach it within 200 ms (its own timer, later on a loaded machine) of an error reply,
+   * answering "abort": such a request never ran, so it is sent again.
+   */
   async execute(code: string, timeoutMs: number): Promise<ExecuteResult> {
+    for (let attempt = 1; ; attempt++) {
+      const r = await this.executeOnce(code, timeoutMs);
+      if (r.status !== "abort" && r.status !== "aborted") return r;
+      if (attempt === 3) throw new Error(`the kernel aborted the cell ${attempt} times (tslab cancels requests that follow an error)`);
+      this.lastErrorAt = Date.now() + 500 * attempt; // back off before sending it again
+    }
+  }
+
+  private async executeOnce(code: string, timeoutMs: number): Promise<ExecuteResult> {
     if (this.dead) throw new KernelDied(this.dead);
     // tslab aborts a request that arrives within ~200 ms of an error reply.
     const wait = this.lastErrorAt + 300 - Date.now();
@@ -245,7 +258,11 @@ export class Kernel {
           const c = m.content;
           switch (m.header.msg_type) {
             case "__dead__": clearTimeout(timer); fail(new KernelDied(`${this.dead} while running the cell`)); return;
-            case "execute_reply": status = c.status; break;
+            case "execute_reply":
+              status = c.status;
+              // A cancelled request gets its reply but may never see an idle status of its own.
+              if (status === "abort" || status === "aborted") { clearTimeout(timer); ok(); return; }
+              break;
             case "status": if (c.execution_state === "idle") idle = true; break;
             case "stream":
               if (c.name === "stderr") stderr += c.text;
