@@ -6,13 +6,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, test } from "node:test";
-import puppeteer from "puppeteer-core";
+import { chromiumMissing, launchChromium } from "../tools/chromium";
 import { buildBook } from "../tools/book";
 import { listNotebooks } from "../tools/nbrun";
 
 const root = join(__dirname, "..");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const skip = existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (Debian: apt-get install chromium; or set CHROMIUM=/path/to/chrome)`;
+const skip = chromiumMissing() ?? false;
 // In the page (plain JS: the project compiles without DOM types): each run of Hangul into its own span, styled
 // like its parent, so the fonts reported for the spans are Hangul's alone; resolves to the number of spans.
 const SPLIT_HANGUL = `(async () => {
@@ -46,12 +45,7 @@ test("every page of the book renders its Hangul in the embedded NanumGothic, ope
   const index = await buildBook(listNotebooks([]), join(dir, "book"), { log: () => {} });
   const pages = readdirSync(join(dir, "book")).filter((f) => f.endsWith(".html")).sort();
   assert.ok(pages.length >= 2 && pages.includes("index.html"));
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    userDataDir: join(dir, "profile"),
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium(join(dir, "profile"));
   try {
     const page = await browser.newPage();
     const cdp = await page.createCDPSession();

@@ -6,19 +6,18 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, test } from "node:test";
-import puppeteer, { Page } from "puppeteer-core";
+import type { Page } from "puppeteer-core";
+import { chromiumMissing, launchChromium } from "../tools/chromium";
 import { SHIPPED_MODEL_DIR } from "cnn-lab/dist/shipped-model";
 import { buildBook } from "../tools/book";
 import { DRAW_PAGE } from "../tools/drawpad";
 import { predictFile } from "../tools/predict";
 
 const root = join(__dirname, "..");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const skip = !existsSync(CHROMIUM)
-  ? `no browser at ${CHROMIUM} (Debian: apt-get install chromium; or set CHROMIUM=/path/to/chrome)`
-  : !existsSync(join(SHIPPED_MODEL_DIR, "model.json"))
+const skip = chromiumMissing()
+  ?? (!existsSync(join(SHIPPED_MODEL_DIR, "model.json"))
     ? `no shipped model in ${SHIPPED_MODEL_DIR} (make one with npm run train, then npm run ship-model)`
-    : false;
+    : false);
 
 // Read in the page (plain JS: the project compiles without DOM types).
 const READ = `(() => {
@@ -124,12 +123,7 @@ test("without a shipped model, draw.html says how to make one and loads nothing"
 
 test("draw.html: a 7 drawn with the mouse and a 1 with a finger get npm run predict's probabilities; an empty canvas asks for a digit", { skip }, async () => {
   await buildBook([], join(dir, "book"), { log: () => {} });
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    userDataDir: join(dir, "profile"),
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium(join(dir, "profile"));
   try {
     const page = await browser.newPage();
     await page.setViewport({ width: 1000, height: 900, hasTouch: true });

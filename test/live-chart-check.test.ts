@@ -5,12 +5,11 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { chromiumMissing } from "../tools/chromium";
 
 const root = join(__dirname, "..");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const skip = !existsSync(CHROMIUM) ? `no browser at ${CHROMIUM} (Debian: apt-get install chromium)`
-  : spawnSync("jupyter", ["notebook", "--version"]).status !== 0 ? "no classic Jupyter Notebook (Debian: apt-get install jupyter-notebook)"
-  : false;
+const skip = chromiumMissing()
+  ?? (spawnSync("jupyter", ["notebook", "--version"]).status !== 0 ? "no classic Jupyter Notebook (Debian: apt-get install jupyter-notebook)" : false);
 const TMP_PREFIX = join(root, ".live-check-"); // the tool's temp folders, whose paths its processes' command lines name
 
 let dir: string;

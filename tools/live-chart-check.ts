@@ -8,13 +8,13 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import puppeteer, { type Browser, type ElementHandle, type Page } from "puppeteer-core";
+import type { Browser, ElementHandle, Page } from "puppeteer-core";
+import { CHROMIUM, chromiumMissing, launchChromium } from "./chromium";
 import { intOption, parseFlags, runCli, UsageError } from "./cli";
 import { decodePng } from "./jupyter/compare";
 import { freePorts, JUPYTER_PATH, PROJECT_ROOT } from "./jupyter/kernel";
 import { readNotebook, text, writeNotebook, type Notebook } from "./jupyter/notebook";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 let stepTimeoutMs = 120_000; // per step (server up, kernel ready, first chart, cell done): a loaded machine is slow
 
 // Three synthetic epochs of eight batches, a pause per batch as if training: the chart is redrawn about fifteen
@@ -171,7 +171,8 @@ function killWithProcess(session: Session): void {
 }
 
 function prerequisites(): void {
-  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM} (Debian: apt-get install chromium; or set CHROMIUM=/path/to/chrome)`);
+  const noBrowser = chromiumMissing();
+  if (noBrowser) throw new Error(noBrowser);
   const nb = spawnSync("jupyter", ["notebook", "--version"], { encoding: "utf8" });
   if (nb.status !== 0) throw new Error("Jupyter's classic Notebook is not installed: `jupyter notebook --version` failed (Debian: apt-get install jupyter-notebook)");
   const spec = join(JUPYTER_PATH, "kernels", "tslab", "kernel.json");
@@ -246,11 +247,9 @@ async function check(s: Session, plan: Plan, shots: string | undefined): Promise
   const { cell, running: RUNNING, done: DONE, images: IMAGES } = cellExpressions(plan.watch);
   const { base, token } = await startServer(s, plan);
   console.log(`jupyter notebook ${spawnSync("jupyter", ["notebook", "--version"], { encoding: "utf8" }).stdout.trim()} serving on ${base} (${seconds(Date.now() - t0)})`);
-  s.browser = await puppeteer.launch({
-    executablePath: CHROMIUM, headless: true, userDataDir: join(s.tmp, ".profile"),
+  s.browser = await launchChromium(join(s.tmp, ".profile"), {
     handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false, // killWithProcess stops it with everything else
     defaultViewport: { width: 1000, height: 900 },
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   const page = await s.browser.newPage();
   await page.goto(`${base}/notebooks/${encodeURIComponent(plan.name)}?token=${token}`, { waitUntil: "domcontentloaded", timeout: stepTimeoutMs });
