@@ -5,11 +5,12 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypt
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import * as zmq from "zeromq";
+import { PROJECT_ROOT } from "../user-path";
 import type { Output } from "./notebook";
 
-export const PROJECT_ROOT = resolve(__dirname, "..", "..");
+export { PROJECT_ROOT }; // one definition (user-path.ts), re-exported for the runner's modules
 export const JUPYTER_PATH = join(PROJECT_ROOT, ".jupyter");
 const KERNELSPEC = join(JUPYTER_PATH, "kernels", "tslab", "kernel.json");
 const DELIM = "<IDS|MSG>";
