@@ -27,3 +27,4 @@ export * from "./charts";
 export * from "./digit-image";
 export * from "./runs";
 export * from "./shipped-model";
+export * from "./ensemble";

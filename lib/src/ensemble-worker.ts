@@ -1,0 +1,106 @@
+// One thread of an ensemble trainer (see ensemble.ts): trains one model for one epoch at a time, from the
+// model's previous checkpoint (weights and its own Adam state) to the next, with step.ts's trainStep.
+import { parentPort, workerData } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs";
+import { setupBackend, type BackendName } from "./backend";
+import { loadCheckpoint, readTrainingMeta, restoreOptimizer, saveCheckpoint, type TrainingMeta } from "./checkpoint";
+import { dropoutReseeder } from "./data-parallel";
+import { epochExamples, testLogits, type EpochDone, type EpochJob, type WorkerData } from "./ensemble";
+import { trainStep } from "./step";
+import type { EpochLog } from "./train";
+
+const data = workerData as WorkerData;
+const ready = setupBackend({ force: data.backend as BackendName, quiet: true });
+// Each model is built once per thread, with its dropout reseeder taken from the topology's seeds (a reseeder made
+// later would start from the seed the last batch set).
+const models = new Map<number, { model: tf.LayersModel; reseed: (step: number, replica: number) => void }>();
+const pixels = data.train.images.length / data.train.labels.length;
+let testImages: tf.Tensor4D | undefined;
+
+/** The batch of examples `idx` (indices into the training set): images [b, 28, 28, 1] and one-hot labels. */
+function batchOf(idx: Int32Array): [tf.Tensor4D, tf.Tensor2D] {
+  const x = new Float32Array(idx.length * pixels);
+  const y = new Float32Array(idx.length * 10);
+  idx.forEach((i, k) => {
+    x.set(data.train.images.subarray(i * pixels, (i + 1) * pixels), k * pixels);
+    y[k * 10 + data.train.labels[i]] = 1;
+  });
+  return [tf.tensor4d(x, [idx.length, 28, 28, 1]), tf.tensor2d(y, [idx.length, 10])];
+}
+
+async function runEpoch(job: EpochJob): Promise<EpochDone | undefined> {
+  await ready;
+  const t0 = Date.now();
+  const { recipe } = job;
+  if (!models.has(job.model)) {
+    const built = await tf.models.modelFromJSON(JSON.parse(job.topology));
+    models.set(job.model, { model: built, reseed: dropoutReseeder(built) });
+  }
+  const { model, reseed } = models.get(job.model)!;
+  const optimizer = tf.train.adam(job.learningRate); // this model's own Adam, rebuilt from its checkpoint
+  try {
+    let history: EpochLog[] = [];
+    if (job.initialWeights) {
+      const ws = job.initialWeights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
+      model.setWeights(ws);
+      tf.dispose(ws);
+    } else {
+      const ckpt = await loadCheckpoint(job.from!);
+      try {
+        model.setWeights(ckpt.model.getWeights());
+        await restoreOptimizer(optimizer, ckpt.optimizerWeights);
+      } finally {
+        ckpt.model.dispose();
+        tf.dispose(ckpt.optimizerWeights.map((w) => w.tensor));
+      }
+      history = readTrainingMeta(job.from!).history;
+    }
+    if (recipe.augmentSeed !== undefined) throw new Error("augmentation is not available in this build");
+    const n = data.train.labels.length;
+    const order = epochExamples(n, recipe.trainImages, recipe.seed, job.epoch);
+    const batches = Math.ceil(order.length / recipe.batchSize);
+    let lossSum = 0, accSum = 0;
+    for (let b = 0; b < batches; b++) {
+      if (Atomics.load(data.stop, 0)) return undefined;
+      const [x, y] = batchOf(order.subarray(b * recipe.batchSize, Math.min(order.length, (b + 1) * recipe.batchSize)));
+      reseed((job.epoch - 1) * batches + b, 0); // the masks train() draws for this batch
+      try {
+        const r = trainStep(model, optimizer, x, y);
+        lossSum += r.loss;
+        accSum += r.accuracy;
+      } finally {
+        tf.dispose([x, y]);
+      }
+      if ((b + 1) % 10 === 0 || b + 1 === batches) {
+        parentPort!.postMessage({ kind: "progress", model: job.model, epoch: job.epoch, batch: b + 1, batches, loss: lossSum / (b + 1), accuracy: accSum / (b + 1) });
+      }
+    }
+    testImages ??= tf.tensor4d(data.test.images, [data.test.labels.length, 28, 28, 1]);
+    const logits = testLogits(model, testImages);
+    let correct = 0;
+    for (let i = 0; i < data.test.labels.length; i++) {
+      let best = 0;
+      for (let c = 1; c < 10; c++) if (logits[i * 10 + c] > logits[i * 10 + best]) best = c;
+      if (best === data.test.labels[i]) correct++;
+    }
+    const log: EpochLog = { epoch: job.epoch, loss: lossSum / batches, trainAccuracy: accSum / batches, testAccuracy: correct / data.test.labels.length, seconds: (Date.now() - t0) / 1000 };
+    history = [...history, log];
+    await saveCheckpoint(job.to, model, {
+      optimizer,
+      meta: { epoch: job.epoch, history, seed: recipe.seed, batchSize: recipe.batchSize, learningRate: recipe.learningRate, trainImages: recipe.trainImages, workers: 0 } satisfies TrainingMeta,
+    });
+    return { kind: "done", model: job.model, epoch: job.epoch, log, testLogits: logits };
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+parentPort!.on("message", async (job: EpochJob) => {
+  try {
+    const done = await runEpoch(job);
+    if (done) parentPort!.postMessage(done, [done.testLogits.buffer as ArrayBuffer]);
+    else parentPort!.postMessage({ kind: "stopped", model: job.model });
+  } catch (e) {
+    parentPort!.postMessage({ kind: "error", model: job.model, error: e instanceof Error ? e.message : String(e) });
+  }
+});

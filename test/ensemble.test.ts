@@ -1,0 +1,137 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+  tf, setupBackend, createModel, loadMnist, mnistForTraining, train, epochOrder, trainEnsemble, epochExamples, epochLearningRate,
+  ensembleClasses, modelDirName, loadCheckpoint, readTrainingMeta, LabelledImages, EnsembleEpochLog,
+} from "cnn-lab";
+
+let small: LabelledImages;
+let tiny: LabelledImages;
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "ensemble-test-"));
+const tmp = () => fs.mkdtempSync(path.join(tmpRoot, "t-"));
+after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
+const bytes = (dir: string) => fs.readFileSync(path.join(dir, "weights.bin"));
+
+test("epochExamples: a whole-set epoch is epochOrder; smaller epochs cut one stream of shuffles into pieces", () => {
+  assert.deepEqual(epochExamples(50, 50, 7, 3), epochOrder(50, 7, 3));
+  // 20 per epoch from a set of 50: epochs 1-2 and half of 3 are pass 1, the rest of 3 starts pass 2.
+  const stream = [...epochOrder(50, 7, 1), ...epochOrder(50, 7, 2)];
+  const cut = [1, 2, 3, 4, 5].flatMap((e) => [...epochExamples(50, 20, 7, e)]);
+  assert.deepEqual(cut, stream.slice(0, 100));
+  assert.equal(new Set(cut.slice(0, 50)).size, 50, "the first 50 visited are the whole set once");
+});
+
+test("epochLearningRate: the staircase halves the rate every `everyEpochs` epochs", () => {
+  const recipe = { learningRate: 0.001, decay: { everyEpochs: 5, rate: 0.5 } };
+  assert.deepEqual([1, 5, 6, 10, 11, 15].map((e) => epochLearningRate(recipe, e)), [0.001, 0.001, 0.0005, 0.0005, 0.00025, 0.00025]);
+  assert.equal(epochLearningRate({ learningRate: 0.001 }, 15), 0.001);
+});
+
+test("ensembleClasses: the argmax of the summed logits, not a vote", () => {
+  // Model A is sure of class 0, model B mildly prefers 1: the sum picks 0 (a majority of argmaxes would tie).
+  const a = Float32Array.from([5, 0, 0, 0, 1, 0]);
+  const b = Float32Array.from([0, 1, 0, 0, 0, 3]);
+  assert.deepEqual([...ensembleClasses([a, b], 3)], [0, 2]);
+});
+
+// The reference: each member alone through train() on one thread (seed 777 shuffle, its own init seed).
+const reference: tf.LayersModel[] = [];
+const SEEDS = [777, 778];
+before(async () => {
+  await setupBackend({ quiet: true });
+  const mnist = await loadMnist();
+  small = mnistForTraining(mnist.train, 300);
+  tiny = mnistForTraining(mnist.test, 100);
+  for (const s of SEEDS) {
+    const m = createModel(s);
+    await train(m, small, { epochs: 2, seed: 777 });
+    reference.push(m);
+  }
+});
+after(() => reference.forEach((m) => m.dispose()));
+
+function assertSameWeights(a: tf.LayersModel, b: tf.LayersModel, what: string) {
+  const wa = a.getWeights(), wb = b.getWeights();
+  wa.forEach((w, i) => assert.deepEqual(w.dataSync(), wb[i].dataSync(), `${what}: weight ${i} differs`));
+}
+
+let uninterrupted: string;
+test("each member trains exactly as train() trains it alone (same batches, masks, Adam), on two threads", async () => {
+  uninterrupted = tmp();
+  const models = SEEDS.map((s) => createModel(s));
+  const epochs: EnsembleEpochLog[] = [];
+  const before = tf.memory().numTensors;
+  const r = await trainEnsemble(models, small, { epochs: 2, test: tiny, checkpointDir: uninterrupted, threads: 2, onEpoch: (l) => epochs.push(l) });
+  assert.equal(tf.memory().numTensors, before, "no tensors left behind on the main thread");
+  assert.deepEqual(r.history.map((h) => h.epoch), [1, 2]);
+  assert.deepEqual(epochs, r.history);
+  models.forEach((m, i) => assertSameWeights(m, reference[i], `model ${i + 1}`));
+  for (let m = 0; m < 2; m++) {
+    const meta = readTrainingMeta(path.join(uninterrupted, modelDirName(m), "epoch-002"));
+    assert.equal(meta.epoch, 2);
+    assert.equal(r.history[1].modelTestAccuracy[m], meta.history[1].testAccuracy);
+  }
+  const last = r.history[1];
+  assert.ok(last.loss > 0 && last.trainAccuracy > 0.3 && last.testAccuracy > 0.3, JSON.stringify(last));
+  models.forEach((m) => m.dispose());
+});
+
+test("one thread gives the same checkpoints as two (the result does not depend on which thread ran an epoch)", async () => {
+  const dir = tmp();
+  const models = SEEDS.map((s) => createModel(s));
+  await trainEnsemble(models, small, { epochs: 2, test: tiny, checkpointDir: dir, threads: 1 });
+  for (let m = 0; m < 2; m++) {
+    assert.ok(bytes(path.join(dir, modelDirName(m), "epoch-002")).equals(bytes(path.join(uninterrupted, modelDirName(m), "epoch-002"))), `model ${m + 1}`);
+  }
+  models.forEach((m) => m.dispose());
+});
+
+test("stopped after its first epoch, a run resumes to the uninterrupted run's weights and history", async () => {
+  const dir = tmp();
+  const ctl = new AbortController();
+  const first = SEEDS.map((s) => createModel(s));
+  const r1 = await trainEnsemble(first, small, { epochs: 2, test: tiny, checkpointDir: dir, threads: 2, signal: ctl.signal, onEpoch: () => ctl.abort() });
+  assert.equal(r1.stopped, true);
+  assert.deepEqual(r1.history.map((h) => h.epoch), [1]);
+  first.forEach((m) => m.dispose());
+  const again = SEEDS.map((s) => createModel(s));
+  const r2 = await trainEnsemble(again, small, { epochs: 2, test: tiny, checkpointDir: dir, threads: 2 });
+  assert.equal(r2.resumedFrom, 1);
+  assert.equal(r2.stopped, false);
+  again.forEach((m, i) => assertSameWeights(m, reference[i], `resumed model ${i + 1}`));
+  const full = JSON.parse(fs.readFileSync(path.join(uninterrupted, "ensemble.json"), "utf8")).history as EnsembleEpochLog[];
+  assert.deepEqual(r2.history.map((h) => [h.testAccuracy, h.modelTestAccuracy, h.loss]), full.map((h) => [h.testAccuracy, h.modelTestAccuracy, h.loss]));
+  again.forEach((m) => m.dispose());
+});
+
+test("a folder of another recipe, or of something else, is refused before any training", async () => {
+  const models = SEEDS.map((s) => createModel(s));
+  await assert.rejects(
+    trainEnsemble(models, small, { epochs: 2, learningRate: 0.01, test: tiny, checkpointDir: uninterrupted }),
+    /cannot resume the ensemble in .* with another recipe: learningRate 0.001 in the run, 0.01 now/,
+  );
+  await assert.rejects(
+    trainEnsemble(models.slice(0, 1), small, { epochs: 2, test: tiny, checkpointDir: uninterrupted }),
+    /models 2 in the run, 1 now/,
+  );
+  const other = tmp();
+  fs.mkdirSync(path.join(other, "model-1"));
+  await assert.rejects(trainEnsemble(models, small, { epochs: 1, test: tiny, checkpointDir: other }), /holds model checkpoints but no ensemble.json/);
+  await assert.rejects(trainEnsemble(models, small, { epochs: 0, test: tiny, checkpointDir: tmp() }), /epochs must be a positive integer, got 0/);
+  models.forEach((m) => m.dispose());
+});
+
+test("a completed run re-run trains nothing and returns its history (a notebook re-run reloads)", async () => {
+  const models = SEEDS.map((s) => createModel(s));
+  const ck = await loadCheckpoint(path.join(uninterrupted, modelDirName(0), "epoch-002"));
+  const r = await trainEnsemble(models, small, { epochs: 2, test: tiny, checkpointDir: uninterrupted });
+  assert.equal(r.resumedFrom, 2);
+  assert.deepEqual(r.history.map((h) => h.epoch), [1, 2]);
+  assertSameWeights(models[0], ck.model, "reloaded model 1");
+  ck.model.dispose();
+  tf.dispose(ck.optimizerWeights.map((w) => w.tensor));
+  models.forEach((m) => m.dispose());
+});
