@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import {
   tf, setupBackend, createModel, loadMnist, mnistForTraining, train, epochOrder, trainEnsemble, epochExamples, epochLearningRate,
-  ensembleClasses, modelDirName, loadCheckpoint, readTrainingMeta, LabelledImages, EnsembleEpochLog,
+  ensembleAccuracy, ensembleLogits, modelDirName, loadCheckpoint, readTrainingMeta, LabelledImages, EnsembleEpochLog,
 } from "cnn-lab";
 
 let small: LabelledImages;
@@ -30,11 +30,21 @@ test("epochLearningRate: the staircase halves the rate every `everyEpochs` epoch
   assert.equal(epochLearningRate({ learningRate: 0.001 }, 15), 0.001);
 });
 
-test("ensembleClasses: the argmax of the summed logits, not a vote", () => {
-  // Model A is sure of class 0, model B mildly prefers 1: the sum picks 0 (a majority of argmaxes would tie).
-  const a = Float32Array.from([5, 0, 0, 0, 1, 0]);
+test("ensembleAccuracy / ensembleLogits: the argmax of the summed logits, not a vote", () => {
+  // Example 1: A is sure of class 0, B and C mildly prefer 1: the sum picks 0 where a vote would pick 1.
+  // Example 2: all lean to class 2.
+  const a = Float32Array.from([9, 0, 0, 0, 1, 2]);
   const b = Float32Array.from([0, 1, 0, 0, 0, 3]);
-  assert.deepEqual([...ensembleClasses([a, b], 3)], [0, 2]);
+  const c = Float32Array.from([0, 1, 0, 0, 1, 2]);
+  assert.equal(ensembleAccuracy([a, b, c], [0, 2], 3), 1);
+  assert.equal(ensembleAccuracy([a, b, c], [1, 2], 3), 0.5);
+  // ensembleLogits sums the models' outputs in inference mode: two copies of one model give twice its logits.
+  const m = createModel(5);
+  const x = tiny.images.slice(0, 4);
+  const [one, two] = [ensembleLogits([m], x), ensembleLogits([m, m], x)];
+  assert.ok(tf.tidy(() => tf.mul(one, 2).sub(two).abs().max().dataSync()[0]) < 1e-5);
+  tf.dispose([x, one, two]);
+  m.dispose();
 });
 
 // The reference: each member alone through train() on one thread (seed 777 shuffle, its own init seed).

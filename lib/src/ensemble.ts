@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import { epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, readTrainingMeta } from "./checkpoint";
 import { openCheckpointDir } from "./checkpoint-dir";
 import { readJson } from "./fs-errors";
+import { countCorrect } from "./step";
 import { epochOrder, scheduleChanges, type EpochLog, type LabelledImages } from "./train";
 
 /** The recipe shared by every model of an ensemble; ensemble.json in the checkpoint folder records it. */
@@ -122,26 +123,22 @@ export function epochExamples(setSize: number, perEpoch: number, seed: number, e
   return out;
 }
 
-/** Sum of the models' logits → predicted class per example. */
-export function ensembleClasses(logits: Float32Array[], classes = 10): Int32Array {
-  const n = logits[0].length / classes;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0, bestSum = -Infinity;
-    for (let c = 0; c < classes; c++) {
-      let s = 0;
-      for (const l of logits) s += l[i * classes + c];
-      if (s > bestSum) { bestSum = s; best = c; }
-    }
-    out[i] = best;
-  }
-  return out;
+// @save
+// evaluate(models, ...)'s core: every model's logits with dropout off, summed (the lecture's predictions += logits).
+export function ensembleLogits(models: tf.LayersModel[], images: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.addN(models.map((model) => model.apply(images, { training: false }) as tf.Tensor)));
 }
 
-function accuracyOf(pred: Int32Array, labels: ArrayLike<number>): number {
-  let ok = 0;
-  for (let i = 0; i < pred.length; i++) if (pred[i] === labels[i]) ok++;
-  return ok / pred.length;
+/**
+ * The ensemble's accuracy from logits the models computed elsewhere (worker threads), each [n * classes]: summed
+ * as ensembleLogits sums them, then countCorrect against the labels.
+ */
+export function ensembleAccuracy(logits: Float32Array[], labels: ArrayLike<number>, classes = 10): number {
+  const n = labels.length;
+  return tf.tidy(() => {
+    const sum = tf.addN(logits.map((l) => tf.tensor2d(l, [n, classes])));
+    return countCorrect(sum, tf.oneHot(tf.tensor1d(Int32Array.from(labels), "int32"), classes)).dataSync()[0] / n;
+  });
 }
 
 function shared<T extends Float32Array | Uint8Array>(src: ArrayLike<number>, Ctor: { new(b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }): T {
@@ -263,12 +260,11 @@ export async function trainEnsemble(models: tf.LayersModel[], data: LabelledImag
       const ls = models.map((_, m) => logs.get(e)?.[m]);
       const lg = logits.get(e);
       if (ls.some((l) => !l) || !lg || lg.some((l) => !l)) return;
-      const pred = ensembleClasses(lg);
       const log: EnsembleEpochLog = {
         epoch: e,
         loss: ls.reduce((a, l) => a + l!.loss, 0) / models.length,
         trainAccuracy: ls.reduce((a, l) => a + l!.trainAccuracy, 0) / models.length,
-        testAccuracy: accuracyOf(pred, opts.test.labels),
+        testAccuracy: ensembleAccuracy(lg, opts.test.labels),
         modelTestAccuracy: ls.map((l) => l!.testAccuracy!),
         seconds: (Date.now() - lastEnd) / 1000,
       };
