@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import {
   tf, setupBackend, createModel, loadMnist, mnistForTraining, train, epochOrder, trainEnsemble, epochExamples, epochLearningRate,
-  ensembleAccuracy, ensembleLogits, modelDirName, loadCheckpoint, readTrainingMeta, LabelledImages, EnsembleEpochLog,
+  ensembleAccuracy, ensembleLogits, formatEnsembleEpoch, modelDirName, loadCheckpoint, readTrainingMeta, LabelledImages, EnsembleEpochLog,
 } from "cnn-lab";
 
 let small: LabelledImages;
@@ -22,6 +22,11 @@ test("epochExamples: a whole-set epoch is epochOrder; smaller epochs cut one str
   const cut = [1, 2, 3, 4, 5].flatMap((e) => [...epochExamples(50, 20, 7, e)]);
   assert.deepEqual(cut, stream.slice(0, 100));
   assert.equal(new Set(cut.slice(0, 50)).size, 50, "the first 50 visited are the whole set once");
+});
+
+test("formatEnsembleEpoch: the lecture's line, then each model's test accuracy and the time", () => {
+  const line = formatEnsembleEpoch({ epoch: 2, loss: 0.0405374812, trainAccuracy: 0.99281, testAccuracy: 0.9925, modelTestAccuracy: [0.9901, 0.99004, 0.9912], seconds: 151.26 });
+  assert.equal(line, "Epoch: 2 loss = 0.04053748 train accuracy = 0.9928 test accuracy = 0.9925 (models: 0.9901 0.9900 0.9912; 151.3 s)");
 });
 
 test("epochLearningRate: the staircase halves the rate every `everyEpochs` epochs", () => {

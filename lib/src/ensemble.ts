@@ -92,6 +92,12 @@ export interface WorkerData {
 
 const RECIPE_FILE = "ensemble.json";
 
+/** The lecture's epoch line for an ensemble, with each model's own test accuracy and the epoch's wall time. */
+export function formatEnsembleEpoch(log: EnsembleEpochLog): string {
+  return `Epoch: ${log.epoch} loss = ${log.loss.toFixed(8)} train accuracy = ${log.trainAccuracy.toFixed(4)} test accuracy = ${log.testAccuracy.toFixed(4)}`
+    + ` (models: ${log.modelTestAccuracy.map((a) => a.toFixed(4)).join(" ")}; ${log.seconds.toFixed(1)} s)`;
+}
+
 /** The directory of model m's (0-based) checkpoints. */
 export function modelDirName(m: number): string {
   return `model-${m + 1}`;
