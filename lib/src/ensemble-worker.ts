@@ -72,7 +72,7 @@ async function runEpoch(job: EpochJob): Promise<EpochDone | undefined> {
         tf.dispose([x, y]);
       }
       if ((b + 1) % 10 === 0 || b + 1 === batches) {
-        parentPort!.postMessage({ kind: "progress", model: job.model, epoch: job.epoch, batch: b + 1, batches, loss: lossSum / (b + 1), accuracy: accSum / (b + 1) });
+        parentPort!.postMessage({ kind: "progress", model: job.model, epoch: job.epoch, epochs: recipe.epochs, batch: b + 1, batches, loss: lossSum / (b + 1), accuracy: accSum / (b + 1) });
       }
     }
     testImages ??= tf.tensor4d(data.test.images, [data.test.labels.length, 28, 28, 1]);

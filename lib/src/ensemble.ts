@@ -44,7 +44,7 @@ export interface EnsembleEpochLog {
   seconds: number;
 }
 
-export interface EnsembleProgress { model: number; epoch: number; batch: number; batches: number; loss: number; accuracy: number }
+export interface EnsembleProgress { model: number; epoch: number; epochs: number; batch: number; batches: number; loss: number; accuracy: number }
 
 export interface EnsembleOptions {
   epochs: number;
