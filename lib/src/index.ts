@@ -13,6 +13,7 @@ export * from "./idx";
 export * from "./mnist";
 export * from "./wasm-training";
 export * from "./model";
+export * from "./best-model";
 export * from "./checkpoint";
 export * from "./checkpoint-dir";
 export * from "./run-lock";
