@@ -14,6 +14,7 @@ export * from "./mnist";
 export * from "./wasm-training";
 export * from "./model";
 export * from "./best-model";
+export * from "./augment";
 export * from "./checkpoint";
 export * from "./checkpoint-dir";
 export * from "./run-lock";
