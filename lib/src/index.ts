@@ -15,6 +15,7 @@ export * from "./wasm-training";
 export * from "./model";
 export * from "./best-model";
 export * from "./augment";
+export * from "./lr-schedule";
 export * from "./checkpoint";
 export * from "./checkpoint-dir";
 export * from "./run-lock";
