@@ -40,7 +40,7 @@ const XA = [[1, 2, 3], [0, -1, 2]], XB = [[-3, 1, 0.5], [2, 2, -1]];
 /** B's update when alone: a fresh Adam, one step. */
 function soloUpdate(seedB: number): number[][] {
   const b = tiny(seedB);
-  const adam = tf.train.adam(LR);
+  const adam: tf.Optimizer = tf.train.adam(LR); // the base class's type: AdamOptimizer's own d.ts narrows applyGradients to variables
   const before = weights(b);
   const g = gradsOf(b, XB);
   adam.applyGradients(g);
@@ -52,7 +52,7 @@ function soloUpdate(seedB: number): number[][] {
 
 test("one TF.js Adam shared by two same-shaped models mixes A's gradients into B's moments (by position), silently", () => {
   const [a, b] = [tiny(1), tiny(2)];
-  const adam = tf.train.adam(LR, B1, B2);
+  const adam: tf.Optimizer = tf.train.adam(LR, B1, B2);
   const before = weights(b);
   const [gA, gB] = [gradsOf(a, XA), gradsOf(b, XB)];
   const [ga, gb] = [gA, gB].map((g) => Object.values(g).map((t) => Array.from(t.dataSync())));
@@ -86,7 +86,7 @@ test("one TF.js Adam shared by two same-shaped models mixes A's gradients into B
 
 test("two Adams, one per model: each model gets exactly the update it gets alone", () => {
   const [a, b] = [tiny(1), tiny(2)];
-  const [adamA, adamB] = [tf.train.adam(LR), tf.train.adam(LR)];
+  const [adamA, adamB]: tf.Optimizer[] = [tf.train.adam(LR), tf.train.adam(LR)];
   const before = weights(b);
   const [gA, gB] = [gradsOf(a, XA), gradsOf(b, XB)];
   adamA.applyGradients(gA);
