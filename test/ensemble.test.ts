@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import {
   tf, setupBackend, createModel, loadMnist, mnistForTraining, train, epochOrder, trainEnsemble, epochExamples, epochLearningRate,
-  ensembleAccuracy, ensembleLogits, formatEnsembleEpoch, modelDirName, loadCheckpoint, readTrainingMeta, LabelledImages, EnsembleEpochLog,
+  ensembleAccuracy, ensembleLogits, formatEnsembleEpoch, createBestModel, dropoutReseeder, setLearningRate, augmentedBatchOf, trainStep, modelDirName, loadCheckpoint, readTrainingMeta, LabelledImages, EnsembleEpochLog,
 } from "cnn-lab";
 
 let small: LabelledImages;
@@ -149,4 +149,34 @@ test("a completed run re-run trains nothing and returns its history (a notebook 
   ck.model.dispose();
   tf.dispose(ck.optimizerWeights.map((w) => w.tensor));
   models.forEach((m) => m.dispose());
+});
+
+test("lab-11-5's recipe: batch-norm models on the augmented set with the staircase decay train as a plain loop does", async () => {
+  // The reference: the notebook's loop on one thread: augmentedBatchOf batches, trainStep, the rate set per epoch.
+  const recipe = { epochs: 2, trainImages: 200, augmentSeed: 5, decay: { everyEpochs: 1, rate: 0.5 } };
+  const seeds = [11, 21];
+  const reference = [];
+  for (const s of seeds) {
+    const model = createBestModel(s);
+    const optimizer = tf.train.adam(0.001);
+    const reseed = dropoutReseeder(model);
+    for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
+      setLearningRate(optimizer, epochLearningRate({ learningRate: 0.001, decay: recipe.decay }, epoch));
+      const order = epochExamples(5 * small.labels.length, recipe.trainImages, 777, epoch);
+      for (let b = 0; b < 2; b++) {
+        const [x, y] = augmentedBatchOf(small, order.subarray(b * 100, (b + 1) * 100), recipe.augmentSeed);
+        reseed((epoch - 1) * 2 + b, 0);
+        trainStep(model, optimizer, x, y);
+        tf.dispose([x, y]);
+      }
+    }
+    optimizer.dispose();
+    reference.push(model);
+  }
+  const models = seeds.map((s) => createBestModel(s));
+  const r = await trainEnsemble(models, small, { ...recipe, test: tiny, checkpointDir: tmp(), threads: 2 });
+  assert.equal(r.history.length, 2);
+  models.forEach((m, i) => assertSameWeights(m, reference[i], `model ${i + 1} (moving statistics included)`));
+  assert.ok(models[0].getWeights().length > models[0].trainableWeights.length, "the batch-norm moving statistics are among the compared weights");
+  [...models, ...reference].forEach((m) => m.dispose());
 });

@@ -2,6 +2,7 @@
 // model's previous checkpoint (weights and its own Adam state) to the next, with step.ts's trainStep.
 import { parentPort, workerData } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
+import { AUGMENT_COPIES, augmentImages, augmentParams } from "./augment";
 import { setupBackend, type BackendName } from "./backend";
 import { loadCheckpoint, readTrainingMeta, restoreOptimizer, saveCheckpoint, type TrainingMeta } from "./checkpoint";
 import { dropoutReseeder } from "./data-parallel";
@@ -17,15 +18,24 @@ const models = new Map<number, { model: tf.LayersModel; reseed: (step: number, r
 const pixels = data.train.images.length / data.train.labels.length;
 let testImages: tf.Tensor4D | undefined;
 
-/** The batch of examples `idx` (indices into the training set): images [b, 28, 28, 1] and one-hot labels. */
-function batchOf(idx: Int32Array): [tf.Tensor4D, tf.Tensor2D] {
+/**
+ * The batch of examples `idx`: images [b, 28, 28, 1] and one-hot labels. Indices count the training set, or with
+ * an augmentation seed the augmented set (5 per original: augment.ts), whose images are made here from the originals.
+ */
+function batchOf(idx: Int32Array, augmentSeed?: number): [tf.Tensor4D, tf.Tensor2D] {
+  const params = augmentSeed === undefined ? undefined : Array.from(idx, (j) => augmentParams(augmentSeed, j));
   const x = new Float32Array(idx.length * pixels);
   const y = new Float32Array(idx.length * 10);
-  idx.forEach((i, k) => {
+  idx.forEach((j, k) => {
+    const i = params ? params[k].original : j;
     x.set(data.train.images.subarray(i * pixels, (i + 1) * pixels), k * pixels);
     y[k * 10 + data.train.labels[i]] = 1;
   });
-  return [tf.tensor4d(x, [idx.length, 28, 28, 1]), tf.tensor2d(y, [idx.length, 10])];
+  const images = tf.tensor4d(x, [idx.length, 28, 28, 1]);
+  if (!params) return [images, tf.tensor2d(y, [idx.length, 10])];
+  const augmented = augmentImages(images, params);
+  images.dispose();
+  return [augmented, tf.tensor2d(y, [idx.length, 10])];
 }
 
 async function runEpoch(job: EpochJob): Promise<EpochDone | undefined> {
@@ -55,14 +65,13 @@ async function runEpoch(job: EpochJob): Promise<EpochDone | undefined> {
       }
       history = readTrainingMeta(job.from!).history;
     }
-    if (recipe.augmentSeed !== undefined) throw new Error("augmentation is not available in this build");
     const n = data.train.labels.length;
-    const order = epochExamples(n, recipe.trainImages, recipe.seed, job.epoch);
+    const order = epochExamples(recipe.augmentSeed === undefined ? n : AUGMENT_COPIES * n, recipe.trainImages, recipe.seed, job.epoch);
     const batches = Math.ceil(order.length / recipe.batchSize);
     let lossSum = 0, accSum = 0;
     for (let b = 0; b < batches; b++) {
       if (Atomics.load(data.stop, 0)) return undefined;
-      const [x, y] = batchOf(order.subarray(b * recipe.batchSize, Math.min(order.length, (b + 1) * recipe.batchSize)));
+      const [x, y] = batchOf(order.subarray(b * recipe.batchSize, Math.min(order.length, (b + 1) * recipe.batchSize)), recipe.augmentSeed);
       reseed((job.epoch - 1) * batches + b, 0); // the masks train() draws for this batch
       try {
         const r = trainStep(model, optimizer, x, y);

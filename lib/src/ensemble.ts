@@ -12,6 +12,8 @@ import * as tf from "@tensorflow/tfjs";
 import { epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, readTrainingMeta } from "./checkpoint";
 import { openCheckpointDir } from "./checkpoint-dir";
 import { readJson } from "./fs-errors";
+import { AUGMENT_COPIES } from "./augment";
+import { staircaseDecay } from "./lr-schedule";
 import { countCorrect } from "./step";
 import { epochOrder, scheduleChanges, type EpochLog, type LabelledImages } from "./train";
 
@@ -103,10 +105,13 @@ export function modelDirName(m: number): string {
   return `model-${m + 1}`;
 }
 
-/** Learning rate of an epoch (1-based) under the recipe's staircase decay. */
+/**
+ * Learning rate of an epoch (1-based) under the recipe's staircase decay. The lecture's decay steps fall on epoch
+ * boundaries, so counting epochs instead of batches gives the same rates; each job builds its Adam with its epoch's.
+ */
 export function epochLearningRate(recipe: Pick<EnsembleRecipe, "learningRate" | "decay">, epoch: number): number {
   if (!recipe.decay) return recipe.learningRate;
-  return recipe.learningRate * recipe.decay.rate ** Math.floor((epoch - 1) / recipe.decay.everyEpochs);
+  return staircaseDecay(recipe.learningRate, recipe.decay.everyEpochs, recipe.decay.rate)(epoch - 1);
 }
 
 /**
@@ -195,7 +200,7 @@ export async function trainEnsemble(models: tf.LayersModel[], data: LabelledImag
   const n = data.images.shape[0];
   if (models.length < 1) throw new Error("trainEnsemble needs at least one model");
   if (data.labels.length !== n) throw new Error(`expected one label per image: ${n} images but ${data.labels.length} labels`);
-  const setSize = opts.augmentSeed === undefined ? n : 5 * n;
+  const setSize = opts.augmentSeed === undefined ? n : AUGMENT_COPIES * n;
   const recipe: EnsembleRecipe = {
     models: models.length, epochs: opts.epochs, batchSize: opts.batchSize ?? 100, learningRate: opts.learningRate ?? 0.001,
     seed: opts.seed ?? 777, trainImages: opts.trainImages ?? setSize,
