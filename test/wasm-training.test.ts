@@ -2,7 +2,7 @@
 // Values move between backends as plain arrays; every comparison is wasm (our kernels) vs cpu (stock).
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import { conv2dBackpropFilter, conv2dBackpropInput, createModel, DataParallelTrainer, installWasmTrainingKernels, setupBackend, tf } from "cnn-lab";
+import { conv2dBackpropFilter, conv2dBackpropInput, createModel, DataParallelTrainer, installWasmTrainingKernels, installBatchNormGrad, batchNormGrad, setupBackend, tf } from "cnn-lab";
 
 before(async () => {
   await setupBackend({ force: "wasm", quiet: true });
@@ -52,7 +52,7 @@ async function sameOnBoth(what: string, inputs: Input[], f: (...t: tf.Tensor[]) 
 }
 
 test("the wasm kernels are installed by setupBackend and reinstalling is harmless", () => {
-  for (const k of ["Conv2DBackpropFilter", "Conv2DBackpropInput", "MaxPoolGrad", "BatchMatMul", "Sum"]) {
+  for (const k of ["Conv2DBackpropFilter", "Conv2DBackpropInput", "MaxPoolGrad", "BatchMatMul", "Sum", "Mean"]) {
     assert.ok(tf.getKernel(k, "wasm"), k);
   }
   const before = tf.getKernel("MaxPoolGrad", "wasm")!.kernelFunc;
@@ -155,10 +155,13 @@ test("matMul with transposes matches cpu (rank 2 and batched)", async () => {
   }
 });
 
-test("sum matches cpu over leading axes (the bias gradient) and elsewhere", async () => {
+test("sum and mean match cpu over leading axes (bias gradient, batch-norm statistics) and elsewhere", async () => {
   const x = input([4, 5, 6, 7], 13);
   for (const [axis, keepDims] of [[[0, 1, 2], false], [[0, 1, 2], true], [0, false], [[1, 0], true], [[1, 2], false], [3, false], [null, false]] as const) {
     await sameOnBoth(`sum axis ${axis} keepDims ${keepDims}`, [x], (t) => tf.sum(t, axis as never, keepDims));
+  }
+  for (const [axis, keepDims] of [[[0, 1, 2], false], [[0, 1, 2], true], [[1, 2], false], [null, false]] as const) {
+    await sameOnBoth(`mean axis ${axis} keepDims ${keepDims}`, [x], (t) => tf.mean(t, axis as never, keepDims));
   }
   const ints = await on("wasm", [input([3, 4], 14, 5)], (t) => tf.sum(tf.cast(t, "int32"), 0));
   assert.deepEqual(ints[0].shape, [4]);
@@ -258,4 +261,34 @@ test("a data-parallel step equals a single-threaded step on the whole batch", as
     await trainer.dispose();
     tf.dispose([x, y]);
   }
+});
+
+test("batch norm's gradient without Tile: the same numbers as tfjs-core's own, and no Tile kernel runs", async () => {
+  const stock = installBatchNormGrad();
+  assert.ok(stock && stock !== batchNormGrad, "the stock gradient was replaced (and kept for this comparison)");
+  const x = tf.randomNormal([8, 5, 5, 6], 0, 1, "float32", 3);
+  const gamma = tf.randomUniform([6], 0.5, 1.5, "float32", 4), beta = tf.randomUniform([6], -1, 1, "float32", 5);
+  const w = tf.randomNormal([8, 5, 5, 6], 0, 1, "float32", 6);
+  // Batch statistics, as a BatchNormalization layer in training mode: gradients flow through the moments too.
+  const f = (xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    const { mean, variance } = tf.moments(xs, [0, 1, 2]);
+    return tf.sum(tf.mul(tf.batchNorm(xs, mean, variance, b, g, 0.001), w));
+  };
+  const run = async () => {
+    let grads: tf.Tensor[] = [];
+    const prof = await tf.profile(() => { grads = tf.grads(f)([x, gamma, beta]); });
+    return { grads: grads.map((t) => t.dataSync()), kernels: new Set(prof.kernels.map((k) => k.name)) };
+  };
+  const ours = await run();
+  tf.registerGradient(stock!);
+  let theirs;
+  try {
+    theirs = await run();
+  } finally {
+    tf.registerGradient(batchNormGrad);
+  }
+  assert.ok(theirs.kernels.has("Tile"), "tfjs-core's gradient tiles (what this replacement avoids)");
+  assert.ok(!ours.kernels.has("Tile"), `no Tile in ours: ${[...ours.kernels].join(", ")}`);
+  ours.grads.forEach((g, i) => assert.deepEqual(g, theirs.grads[i], `gradient ${["x", "gamma", "beta"][i]} differs`));
+  tf.dispose([x, gamma, beta, w]);
 });

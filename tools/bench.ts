@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { intOption, parseFlags, runCli } from "./cli";
-import { tf, setupBackend, createModel, DataParallelTrainer, trainStep, train, trainEnsemble, loadMnist, mnistForTraining } from "cnn-lab";
+import { tf, setupBackend, createModel, createBestModel, augmentImages, augmentParams, DataParallelTrainer, trainStep, train, trainEnsemble, loadMnist, mnistForTraining } from "cnn-lab";
 
 const USAGE = `usage: npm run bench -- [--json] [--steps N] [--warmup N] [--batch N] [--workers N] [--epoch-images N] [--ensemble N]
   --json            one JSON object instead of text
@@ -43,8 +43,8 @@ async function timed(f: () => void | Promise<void>): Promise<{ wall: number; cpu
 interface StepFigures { stepImagesPerSec: number; stepImagesPerCpuSec: number; tensorsLeakedPerStep: number; inferImagesPerSec?: number }
 
 /** The training step alone, on a fixed synthetic batch (and inference on one thread). */
-async function stepFigures(workers: number, o: { batch: number; steps: number; warmup: number }): Promise<StepFigures> {
-  const model = createModel(777);
+async function stepFigures(workers: number, o: { batch: number; steps: number; warmup: number }, build: (seed: number) => tf.LayersModel = createModel): Promise<StepFigures> {
+  const model = build(777);
   const optimizer = tf.train.adam(0.001);
   const x = tf.randomUniform([o.batch, 28, 28, 1], 0, 1, "float32", 1);
   const y = tf.oneHot(tf.randomUniform([o.batch], 0, 10, "int32", 2) as tf.Tensor1D, 10);
@@ -145,6 +145,17 @@ async function main(argv: string[]): Promise<number> {
     runs.push({ workers: w, ...step, epochImagesPerSec: await epochImagesPerSec(w, images, batch) });
   }
   const [one, many] = runs;
+  // lab-11-5's batch-norm CNN: its step on one thread, and the on-the-fly augmentation of a batch.
+  const bestStep = await stepFigures(0, { batch, steps, warmup }, createBestModel);
+  const augmentTimes = [];
+  const originals = tf.randomUniform([batch, 28, 28, 1], 0, 1, "float32", 3) as tf.Tensor4D;
+  const params = Array.from({ length: batch }, (_, j) => augmentParams(1, j));
+  for (let i = 0; i < warmup + steps; i++) {
+    const t = await timed(() => { const a = augmentImages(originals, params); a.dataSync(); a.dispose(); });
+    if (i >= warmup) augmentTimes.push(t);
+  }
+  originals.dispose();
+  const best = { stepImagesPerSec: bestStep.stepImagesPerSec, augmentImagesPerSec: Math.round(batch / median(augmentTimes.map((t) => t.wall))) };
   const ensemble = ensembleModels
     ? await ensembleFigures(ensembleModels, Math.min(ensembleModels, os.availableParallelism()), Math.max(batch, Math.round(images / 2)), batch)
     : undefined;
@@ -156,6 +167,7 @@ async function main(argv: string[]): Promise<number> {
     /** A whole epoch's rate over the step rate, with the same threads: what the loop around the step costs. */
     epochOverStep: runs.map((r) => Number((r.epochImagesPerSec / r.stepImagesPerSec).toFixed(2))),
     inferImagesPerSec: one.inferImagesPerSec,
+    best,
     ensemble,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     machine: `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.availableParallelism()} cores, load ${os.loadavg()[0].toFixed(1)}`,
@@ -173,6 +185,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (result.scaling !== undefined) console.log(`scaling: ${result.scaling}x the one-thread step with ${workers} worker(s)`);
     console.log(`epoch rate / step rate: ${result.epochOverStep.join(", ")}`);
+    console.log(`lab-11-5's batch-norm CNN, 1 thread: step ${best.stepImagesPerSec} images/s; augmentation (rotate + shift) ${best.augmentImagesPerSec} images/s`);
     if (ensemble) {
       console.log(`ensemble of ${ensemble.models} (trainEnsemble, 2 epochs of ${ensemble.imagesPerEpoch} images + test): one thread ${ensemble.sequentialImagesPerSec} images/s, ` +
         `${ensemble.threads} threads ${ensemble.ensembleImagesPerSec} images/s; time ${ensemble.ensembleOverSequential}x the one-thread time`);

@@ -28,12 +28,24 @@ export function batchMatMulKernel(original: tf.KernelFunc): tf.KernelConfig {
 }
 
 export function sumKernel(original: tf.KernelFunc): tf.KernelConfig {
+  return leadingAxesReduction(tf.Sum, original, false);
+}
+
+/**
+ * Mean over leading axes (batch norm's batch statistics: axes [0, 1, 2] of [N, H, W, C]) as the sum above divided
+ * by the count; the stock kernel transposes the whole activation first.
+ */
+export function meanKernel(original: tf.KernelFunc): tf.KernelConfig {
+  return leadingAxesReduction(tf.Mean, original, true);
+}
+
+function leadingAxesReduction(kernelName: string, original: tf.KernelFunc, divide: boolean): tf.KernelConfig {
   return {
-    kernelName: tf.Sum,
+    kernelName,
     backendName: "wasm",
     kernelFunc: (args) => {
       const x = args.inputs.x as tf.TensorInfo;
-      const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+      const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs; // MeanAttrs has the same fields
       const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
       const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((a, i) => a === i);
       if (x.dtype !== "float32" || !leading) return original(args);
@@ -43,6 +55,7 @@ export function sumKernel(original: tf.KernelFunc): tf.KernelConfig {
       const out = wasm.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, "float32");
       const src = f32(wasm, x), acc = new Float64Array(cols);
       for (let r = 0, i = 0; r < rows; r++) for (let c = 0; c < cols; c++, i++) acc[c] += src[i];
+      if (divide) for (let c = 0; c < cols; c++) acc[c] /= rows;
       f32(wasm, out).set(acc);
       return out;
     },
