@@ -155,7 +155,7 @@ test("lab-11-5's recipe: batch-norm models on the augmented set with the stairca
   // The reference: the notebook's loop on one thread: augmentedBatchOf batches, trainStep, the rate set per epoch.
   const recipe = { epochs: 2, trainImages: 200, augmentSeed: 5, decay: { everyEpochs: 1, rate: 0.5 } };
   const seeds = [11, 21];
-  const reference = [];
+  const reference: tf.LayersModel[] = [];
   for (const s of seeds) {
     const model = createBestModel(s);
     const optimizer = tf.train.adam(0.001);

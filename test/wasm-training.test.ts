@@ -281,7 +281,7 @@ test("batch norm's gradient without Tile: the same numbers as tfjs-core's own, a
   };
   const ours = await run();
   tf.registerGradient(stock!);
-  let theirs;
+  let theirs: Awaited<ReturnType<typeof run>>;
   try {
     theirs = await run();
   } finally {
