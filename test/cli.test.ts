@@ -143,6 +143,22 @@ test("train: a short run writes one checkpoint per epoch, --resume continues, an
   assert.match(allowed.stdout, /^Epoch: 3 /m);
 });
 
+test("train --recipe: the ensembles train from a terminal, refuse to overwrite, resume, and refuse another recipe", () => {
+  usageError(run("train", ["--recipe", "lab-11-9"]), /--recipe must be one of lab-11-1, lab-11-4, lab-11-5, got "lab-11-9"/);
+  usageError(run("train", ["--epoch-images", "100"]), /--epoch-images is for the ensembles/);
+  const dir = path.join(work, "ensemble");
+  const args = ["--recipe", "lab-11-4", "--limit", "200", "--out", dir];
+  const first = run("train", [...args, "--epochs", "1"]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /^Epoch: 1 loss = \d\.\d{8} train accuracy = \d\.\d{4} test accuracy = \d\.\d{4} \(models: \d\.\d{4} \d\.\d{4} \d\.\d{4}; [\d.]+ s\)$/m);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ["ensemble.json", "model-1", "model-2", "model-3"]);
+  usageError(run("train", [...args, "--epochs", "2"]), /already holds an ensemble's checkpoints: add --resume/);
+  usageError(run("train", [...args, "--epochs", "2", "--resume", "--seed", "5"]), /cannot resume the ensemble in .* with another recipe: seed 777 in the run, 5 now/);
+  const again = run("train", [...args, "--epochs", "1", "--resume"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /nothing to do: .* already has 1 epoch\(s\)/);
+});
+
 test("every CLI prints its usage on stdout and exits 0 for --help", () => {
   for (const tool of ["train", "predict", "runs", "bench", "start"]) {
     const r = spawnSync(process.execPath, ["--import", "tsx", `tools/${tool}.ts`, "--help"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });

@@ -11,13 +11,20 @@ import {
   formatEpoch, formatProgress, latestCheckpoint, listCheckpoints, BatchProgress, EpochLog,
   readTrainingMeta, scheduleChanges, ScheduleMismatchError,
   batchSizeLimit, residentBytes, checkCheckpointDir, checkpointBytes, RunLockedError,
+  trainEnsemble, formatEnsembleEpoch, ensembleCheckpoints, ENSEMBLE_RECIPES, EnsembleRecipeSpec, memberSeeds,
 } from "cnn-lab";
 
 /** Images in MNIST's training split (what --limit defaults to). */
 const MNIST_TRAIN_IMAGES = 60_000;
 
-const USAGE = `usage: npm run train -- [--epochs N] [--batch-size B] [--backend ${BACKENDS.join("|")}] [--out DIR]
-                      [--resume [--allow-schedule-change]] [--plot] [--workers W] [--limit N] [--seed S]
+const USAGE = `usage: npm run train -- [--recipe R] [--epochs N] [--batch-size B] [--backend ${BACKENDS.join("|")}] [--out DIR]
+                      [--resume [--allow-schedule-change]] [--plot] [--workers W] [--limit N] [--seed S] [--epoch-images N]
+  --recipe R       lab-11-1 (default): one lecture CNN (notebook 06)
+                   lab-11-4: ${ENSEMBLE_RECIPES["lab-11-4"].description}
+                   lab-11-5: ${ENSEMBLE_RECIPES["lab-11-5"].description}
+                   (ensembles train one model per thread; checkpoints in --out/model-N/epoch-NNN)
+  --epoch-images N ensembles: images each epoch visits (default: the whole set; lab-11-5's is 300,000: notebook 10's
+                   reduced schedule is 60,000 a fifth of the augmented set per epoch)
   --epochs N       epochs in total (default 15, the lecture's)
   --batch-size B   images per batch (default 100)
   --backend X      force a TensorFlow.js backend (default: the best that loads)
@@ -26,12 +33,18 @@ const USAGE = `usage: npm run train -- [--epochs N] [--batch-size B] [--backend 
                    different --seed, --batch-size or --limit than the checkpoint's unless
   --allow-schedule-change  is given too (the run is then recorded as changed, and npm run runs skips it)
   --plot           live loss/accuracy curves in a browser window (needs the optional package nodeplotlib)
-  --workers W      extra worker threads per batch (default: CPU cores - 1 on wasm, else 0)
+  --workers W      extra worker threads per batch (default: CPU cores - 1 on wasm, else 0); ensembles: threads
+                   (default: one per model, at most the CPU cores)
   --limit N        train on the first N training images only (default all 60000)
   --seed S         shuffle/dropout seed (default 777, the lecture's)`;
 
 
+export const RECIPES = ["lab-11-1", "lab-11-4", "lab-11-5"] as const;
+export type RecipeName = (typeof RECIPES)[number];
+
 export interface TrainArgs {
+  recipe: RecipeName;
+  epochImages?: number;
   epochs: number;
   batchSize: number;
   backend?: BackendName;
@@ -49,17 +62,25 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   const { values } = parseFlags(argv, {
     epochs: { type: "string" }, "batch-size": { type: "string" }, backend: { type: "string" },
     out: { type: "string" }, resume: { type: "boolean" }, "allow-schedule-change": { type: "boolean" }, plot: { type: "boolean" },
-    workers: { type: "string" }, limit: { type: "string" }, seed: { type: "string" },
+    workers: { type: "string" }, limit: { type: "string" }, seed: { type: "string" }, recipe: { type: "string" }, "epoch-images": { type: "string" },
   });
+  if (values.recipe !== undefined && !(RECIPES as readonly string[]).includes(values.recipe)) {
+    throw new UsageError(`--recipe must be one of ${RECIPES.join(", ")}, got "${values.recipe}"`);
+  }
+  const recipe = (values.recipe ?? "lab-11-1") as RecipeName;
+  if (values["epoch-images"] !== undefined && recipe === "lab-11-1") throw new UsageError("--epoch-images is for the ensembles (--recipe lab-11-4 or lab-11-5); lab-11-1 trains on --limit images per epoch");
+  if (values.plot && recipe !== "lab-11-1") throw new UsageError("--plot draws one model's curves: use it with --recipe lab-11-1");
   if (values.backend !== undefined && !(BACKENDS as readonly string[]).includes(values.backend)) {
     throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got "${values.backend}"`);
   }
   if (values.out !== undefined && values.out.trim() === "") throw new UsageError("--out must be a folder path, got an empty string");
   return {
+    recipe,
+    epochImages: int("epoch-images", values["epoch-images"], 1),
     epochs: int("epochs", values.epochs, 1, 15)!,
     batchSize: int("batch-size", values["batch-size"], 1, 100)!,
     backend: values.backend as BackendName | undefined,
-    out: values.out === undefined ? projectPath("checkpoints/cnn") : userPath(values.out),
+    out: values.out === undefined ? projectPath(recipe === "lab-11-1" ? "checkpoints/cnn" : `checkpoints/${recipe}`) : userPath(values.out),
     resume: values.resume ?? false,
     allowScheduleChange: values["allow-schedule-change"] ?? false,
     plot: values.plot ?? false,
@@ -123,6 +144,7 @@ async function main(argv: string[]): Promise<number> {
 
 async function trainMain(argv: string[]): Promise<number> {
   const args = parseTrainArgs(argv);
+  if (args.recipe !== "lab-11-1") return ensembleMain(args, ENSEMBLE_RECIPES[args.recipe]);
   if (args.plot) loadNodeplotlib(); // fail before loading data, not after
   const existing = listCheckpoints(args.out);
   if (existing.length && !args.resume) {
@@ -201,6 +223,66 @@ async function trainMain(argv: string[]): Promise<number> {
   const last = result.history[done - 1];
   if (last?.testAccuracy !== undefined) console.log(`done: ${done} epoch(s), test accuracy ${last.testAccuracy.toFixed(4)}`);
   if (plotter) console.log("the plots stay up until you close their browser window (or press Ctrl-C)");
+  return 0;
+}
+
+/** The ensembles (lab-11-4, lab-11-5): trainEnsemble with the recipe's models and schedule, one model per thread. */
+async function ensembleMain(args: TrainArgs, spec: EnsembleRecipeSpec): Promise<number> {
+  const existing = ensembleCheckpoints(args.out).filter((c) => c.epoch > 0);
+  if (existing.length && !args.resume) {
+    throw new UsageError(`${args.out} already holds an ensemble's checkpoints: add --resume to continue, or choose another --out`);
+  }
+  if (args.allowScheduleChange) throw new UsageError("--allow-schedule-change is for lab-11-1: an ensemble resumes its own recipe only");
+  const backend = await setupBackend({ force: args.backend });
+  const mnist = await loadMnist();
+  if (args.limit !== undefined && args.limit > mnist.train.count) {
+    throw new UsageError(`--limit must be at most ${mnist.train.count} (the training set), got ${args.limit}`);
+  }
+  const trainSet = mnistForTraining(mnist.train, args.limit);
+  const testSet = mnistForTraining(mnist.test);
+  const models = memberSeeds(args.seed, spec.models).map((s) => spec.build(s));
+  const threads = args.workers ?? Math.min(spec.models, backend.name === "wasm" ? os.availableParallelism() : 1);
+  const perEpoch = args.epochImages ?? spec.schedule.trainImages;
+  console.log(`${args.recipe}: ${spec.description}`);
+  console.log(`${args.epochs} epochs${perEpoch ? ` of ${perEpoch} images` : ""}, batch ${args.batchSize}, ${trainSet.labels.length} training images, ${threads} thread(s); checkpoints in ${args.out}`);
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) process.exit(130);
+    controller.abort();
+    process.stderr.write("\nCtrl-C: stopping after the current batches; every model keeps its last complete checkpoint (Ctrl-C again to quit now)\n");
+  };
+  process.on("SIGINT", onSigint);
+  const tty = process.stderr.isTTY;
+  const progress = models.map(() => "waiting");
+  let lastDraw = 0;
+  const result = await trainEnsemble(models, trainSet, {
+    ...spec.schedule, epochs: args.epochs, batchSize: args.batchSize, seed: args.seed, trainImages: perEpoch,
+    test: testSet, checkpointDir: args.out, threads, signal: controller.signal,
+    onProgress: (p) => {
+      progress[p.model] = `e${p.epoch} ${p.batch}/${p.batches}`;
+      if (tty && Date.now() - lastDraw > 500) {
+        lastDraw = Date.now();
+        process.stderr.write(`\r${progress.map((s, i) => `model ${i + 1}: ${s}`).join("  ")}\x1b[K`);
+      }
+    },
+    onEpoch: (log) => {
+      if (tty) process.stderr.write("\r\x1b[K");
+      console.log(formatEnsembleEpoch(log));
+    },
+  }).catch((e) => {
+    throw e instanceof ScheduleMismatchError ? new UsageError(e.message) : e;
+  }).finally(() => process.off("SIGINT", onSigint));
+  tf.dispose([trainSet.images, testSet.images]);
+  models.forEach((m) => m.dispose());
+  if (result.stopped) {
+    console.log(`stopped. Every model keeps its last complete epoch in ${args.out}; continue with --resume`);
+    return 130;
+  }
+  const last = result.history[result.history.length - 1];
+  if (result.resumedFrom >= args.epochs) console.log(`nothing to do: ${args.out} already has ${result.resumedFrom} epoch(s)`);
+  if (last) console.log(`done: ${result.history.length} epoch(s), ensemble test accuracy ${last.testAccuracy.toFixed(4)}`);
   return 0;
 }
 

@@ -15,7 +15,7 @@ import { readJson } from "./fs-errors";
 import { AUGMENT_COPIES } from "./augment";
 import { staircaseDecay } from "./lr-schedule";
 import { countCorrect } from "./step";
-import { epochOrder, scheduleChanges, type EpochLog, type LabelledImages } from "./train";
+import { epochOrder, scheduleChanges, ScheduleMismatchError, type EpochLog, type LabelledImages } from "./train";
 
 /** The recipe shared by every model of an ensemble; ensemble.json in the checkpoint folder records it. */
 export interface EnsembleRecipe {
@@ -225,7 +225,7 @@ export async function trainEnsemble(models: tf.LayersModel[], data: LabelledImag
     const saved = readRecipeFile(dir);
     if (saved) {
       const diff = recipeChanges(saved.recipe, recipe);
-      if (diff.length) throw new Error(`cannot resume the ensemble in ${dir} with another recipe: ${diff.join("; ")} (use the run's settings, or another folder)`);
+      if (diff.length) throw new ScheduleMismatchError(`cannot resume the ensemble in ${dir} with another recipe: ${diff.join("; ")} (use the run's settings, or another folder)`);
     } else if (fs.existsSync(dir) && fs.readdirSync(dir).some((f) => /^model-\d+$/.test(f))) {
       throw new Error(`${dir} holds model checkpoints but no ${RECIPE_FILE}: not an ensemble run of trainEnsemble (use another folder)`);
     }

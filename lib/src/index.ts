@@ -31,3 +31,4 @@ export * from "./digit-image";
 export * from "./runs";
 export * from "./shipped-model";
 export * from "./ensemble";
+export * from "./recipes";
