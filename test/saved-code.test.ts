@@ -51,6 +51,18 @@ test("the `// @save` cell of notebook 07 (createFunctionalModel) is in lib/src w
   assert.deepEqual(unsaved(blocks, libSources()), []);
 });
 
+test("the `// @save` cells of notebooks 09 (the ensemble's summed logits) and 10 (augmentation, model, decay) are in lib/src word for word", () => {
+  const expected: Record<string, string[]> = {
+    "09-ensemble.ipynb": ["ensembleLogits"],
+    "10-best.ipynb": ["cosSinDeg", "transformMatrix", "augmentImages", "createBestModel", "staircaseDecay"],
+  };
+  for (const [name, functions] of Object.entries(expected)) {
+    const blocks = savedBlocks(notebookCells(name));
+    assert.deepEqual(blocks.map((b) => /^function (\w+)/m.exec(b.text)?.[1]), functions, name);
+    assert.deepEqual(unsaved(blocks, libSources()), [], name);
+  }
+});
+
 test("the check catches a notebook cell that drifted from the library", () => {
   const cells: Cell[] = [
     { cell_type: "code", id: "same", source: `${MARK}// one\nfunction one(): number {\n  return 1;\n}\n` },

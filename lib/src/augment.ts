@@ -47,6 +47,7 @@ export function augmentParams(seed: number, j: number): AugmentParams {
   return { original, angle: draw(seed, original, copy, 0, -15, 14), dy: draw(seed, original, copy, 1, -2, 1), dx: draw(seed, original, copy, 2, -2, 1) };
 }
 
+// @save
 // cos and sin of degrees, exact at multiples of 90° (as scipy's cosdg/sindg), so 0° and 90° move whole pixels.
 function cosSinDeg(angle: number): [number, number] {
   const q = ((angle % 360) + 360) % 360;
@@ -55,12 +56,11 @@ function cosSinDeg(angle: number): [number, number] {
   return [Math.cos(r), Math.sin(r)];
 }
 
-/**
- * The projective matrix [a0 a1 a2 b0 b1 b2 c0 c1] of tf.image.transform, which maps each OUTPUT pixel (x = col,
- * y = row) to the input point it reads. Writing the two steps backwards from the output (centre c = (size − 1) / 2,
- * as ndimage): shift reads rot[r − dy, col − dx]; ndimage.rotate reads, relative to the centre,
- * input[cos·r + sin·col, −sin·r + cos·col] (its rotation matrix [[cos, sin], [−sin, cos]] on (row, col)).
- */
+// @save
+// The projective matrix [a0 a1 a2 b0 b1 b2 c0 c1] of tf.image.transform, which maps each OUTPUT pixel (x = col,
+// y = row) to the input point it reads. Writing the two steps backwards from the output (centre c = (size − 1) / 2,
+// as ndimage): shift reads rot[r − dy, col − dx]; ndimage.rotate reads, relative to the centre,
+// input[cos·r + sin·col, −sin·r + cos·col] (its rotation matrix [[cos, sin], [−sin, cos]] on (row, col)).
 export function transformMatrix(p: Pick<AugmentParams, "angle" | "dy" | "dx">, height: number, width: number): number[] {
   const [c, s] = cosSinDeg(p.angle);
   const [cy, cx] = [(height - 1) / 2, (width - 1) / 2];
@@ -68,14 +68,13 @@ export function transformMatrix(p: Pick<AugmentParams, "angle" | "dy" | "dx">, h
   return [c, -s, cx - c * x0 + s * y0, s, c, cy - s * x0 - c * y0, 0, 0];
 }
 
-/**
- * Rotates and shifts every image of a [b, h, w, c] batch by its params, in one tf.image.transform call: bilinear,
- * filled with 0. The lecture fills with np.median(x), which is 0 for every one of the 60,000 MNIST training digits
- * (test/augment.test.ts counts them): most of a digit's 784 pixels are background. Two differences from the lecture:
- * its ndimage interpolates with cubic splines (on 30 digits, pixels in 0..1 differ by up to 0.22, 0.013 on average;
- * with ndimage's order=1 they agree to 1e-4), and it rotates and shifts in two passes, which would lose content rotated
- * out of the frame that the shift brings back: none for MNIST, whose digits fit a central 20 × 20 box.
- */
+// @save
+// Rotates and shifts every image of a [b, h, w, c] batch by its params, in one tf.image.transform call: bilinear,
+// filled with 0. The lecture fills with np.median(x), which is 0 for every one of the 60,000 MNIST training digits
+// (test/augment.test.ts counts them): most of a digit's 784 pixels are background. Two differences from the lecture:
+// its ndimage interpolates with cubic splines (on 30 digits, pixels in 0..1 differ by up to 0.22, 0.013 on average;
+// with ndimage's order=1 they agree to 1e-4), and it rotates and shifts in two passes, which would lose content rotated
+// out of the frame that the shift brings back: none for MNIST, whose digits fit a central 20 × 20 box.
 export function augmentImages(images: tf.Tensor4D, params: readonly Pick<AugmentParams, "angle" | "dy" | "dx">[]): tf.Tensor4D {
   const [b, h, w] = images.shape;
   if (params.length !== b) throw new Error(`augmentImages: ${params.length} params for a batch of ${b} images: expected one per image`);

@@ -18,13 +18,12 @@ export function kerasGlorotNormal(seed: number): ReturnType<typeof tf.initialize
   return tf.initializers.varianceScaling({ scale: 1 / TRUNCATED_NORMAL_STD ** 2, mode: "fanAvg", distribution: "normal", seed });
 }
 
-/**
- * MNISTModel of lab-11-5 for 28×28×1 images in 0..1. Each layer gets its own seed (seed, seed + 1, …) as in
- * createModel. BatchNormalization has Keras's defaults, written out: momentum 0.99, epsilon 0.001. Keras's fused
- * conv BN updates its moving variance with the unbiased batch variance (×n/(n−1), n = batch·height·width ≥ 4,900 for
- * a batch of 100), TF.js's with the biased one: a difference below 0.03 %.
- * 621,706 parameters, 960 of them the non-trainable moving means and variances, as the lecture's summary says.
- */
+// @save
+// MNISTModel of lab-11-5 for 28×28×1 images in 0..1. Each layer gets its own seed (seed, seed + 1, …) as in
+// createModel. BatchNormalization has Keras's defaults, written out: momentum 0.99, epsilon 0.001. Keras's fused
+// conv BN updates its moving variance with the unbiased batch variance (×n/(n−1), n = batch·height·width ≥ 4,900 for
+// a batch of 100), TF.js's with the biased one: a difference below 0.03 %.
+// 621,706 parameters, 960 of them the non-trainable moving means and variances, as the lecture's summary says.
 export function createBestModel(seed = 777): tf.Sequential {
   let next = seed;
   const init = () => kerasGlorotNormal(next++);

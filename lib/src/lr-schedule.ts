@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 
 /** step → initial · rate^floor(step / decaySteps): the rate steps down once every decaySteps steps. */
+// @save
 export function staircaseDecay(initial: number, decaySteps: number, rate: number): (step: number) => number {
   if (!(Number.isFinite(initial) && initial > 0)) throw new Error(`staircaseDecay: initial learning rate must be a positive number, got ${initial}`);
   if (!(Number.isFinite(decaySteps) && decaySteps > 0)) throw new Error(`staircaseDecay: decaySteps must be a positive number, got ${decaySteps}`);
