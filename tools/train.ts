@@ -131,6 +131,19 @@ function livePlot(history: EpochLog[]) {
   };
 }
 
+/** The first Ctrl-C aborts the returned controller (training stops cleanly, saying `what`); a second quits at once. */
+function stopOnCtrlC(what: string): { controller: AbortController; onSigint: () => void } {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) process.exit(130);
+    controller.abort();
+    process.stderr.write(`\nCtrl-C: ${what} (Ctrl-C again to quit now)\n`);
+  };
+  process.on("SIGINT", onSigint);
+  return { controller, onSigint };
+}
+
 /** Another run training into the same folder: exit 2 with its pid (RunLockedError's message), no usage text. */
 async function main(argv: string[]): Promise<number> {
   try {
@@ -181,14 +194,7 @@ async function trainMain(argv: string[]): Promise<number> {
   console.log(from ? `resuming from ${from}` : `training from scratch${args.resume ? ` (no checkpoint in ${args.out} yet)` : ""}`);
   console.log(`${args.epochs} epochs, batch ${args.batchSize}, ${trainSet.labels.length} training images, ${workers} extra worker thread(s); checkpoints in ${args.out}`);
 
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    if (++interrupts > 1) process.exit(130);
-    controller.abort();
-    process.stderr.write("\nCtrl-C: stopping after this batch; the last complete checkpoint is kept (Ctrl-C again to quit now)\n");
-  };
-  process.on("SIGINT", onSigint);
+  const { controller, onSigint } = stopOnCtrlC("stopping after this batch; the last complete checkpoint is kept");
 
   const tty = process.stderr.isTTY;
   let lastDraw = 0;
@@ -246,14 +252,7 @@ async function ensembleMain(args: TrainArgs, spec: EnsembleRecipeSpec): Promise<
   console.log(`${args.recipe}: ${spec.description}`);
   console.log(`${args.epochs} epochs${perEpoch ? ` of ${perEpoch} images` : ""}, batch ${args.batchSize}, ${trainSet.labels.length} training images, ${threads} thread(s); checkpoints in ${args.out}`);
 
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    if (++interrupts > 1) process.exit(130);
-    controller.abort();
-    process.stderr.write("\nCtrl-C: stopping after the current batches; every model keeps its last complete checkpoint (Ctrl-C again to quit now)\n");
-  };
-  process.on("SIGINT", onSigint);
+  const { controller, onSigint } = stopOnCtrlC("stopping after the current batches; every model keeps its last complete checkpoint");
   const tty = process.stderr.isTTY;
   const progress = models.map(() => "waiting");
   let lastDraw = 0;

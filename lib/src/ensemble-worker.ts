@@ -6,7 +6,7 @@ import { AUGMENT_COPIES, augmentImages, augmentParams } from "./augment";
 import { setupBackend, type BackendName } from "./backend";
 import { loadCheckpoint, readTrainingMeta, restoreOptimizer, saveCheckpoint, type TrainingMeta } from "./checkpoint";
 import { dropoutReseeder } from "./data-parallel";
-import { epochExamples, testLogits, type EpochDone, type EpochJob, type WorkerData } from "./ensemble";
+import { ensembleAccuracy, epochExamples, testLogits, type EpochDone, type EpochJob, type WorkerData } from "./ensemble";
 import { trainStep } from "./step";
 import type { EpochLog } from "./train";
 
@@ -86,13 +86,7 @@ async function runEpoch(job: EpochJob): Promise<EpochDone | undefined> {
     }
     testImages ??= tf.tensor4d(data.test.images, [data.test.labels.length, 28, 28, 1]);
     const logits = testLogits(model, testImages);
-    let correct = 0;
-    for (let i = 0; i < data.test.labels.length; i++) {
-      let best = 0;
-      for (let c = 1; c < 10; c++) if (logits[i * 10 + c] > logits[i * 10 + best]) best = c;
-      if (best === data.test.labels[i]) correct++;
-    }
-    const log: EpochLog = { epoch: job.epoch, loss: lossSum / batches, trainAccuracy: accSum / batches, testAccuracy: correct / data.test.labels.length, seconds: (Date.now() - t0) / 1000 };
+    const log: EpochLog = { epoch: job.epoch, loss: lossSum / batches, trainAccuracy: accSum / batches, testAccuracy: ensembleAccuracy([logits], data.test.labels), seconds: (Date.now() - t0) / 1000 };
     history = [...history, log];
     await saveCheckpoint(job.to, model, {
       optimizer,

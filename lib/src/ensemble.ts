@@ -367,25 +367,24 @@ export async function trainEnsemble(models: tf.LayersModel[], data: LabelledImag
   }
 }
 
-async function loadWeightsInto(model: tf.LayersModel, dir: string): Promise<void> {
+/** Runs f on a checkpoint's model, then frees the loaded model and optimizer state. */
+async function withCheckpoint<T>(dir: string, f: (model: tf.LayersModel) => T): Promise<T> {
   const ckpt = await loadCheckpoint(dir);
   try {
-    model.setWeights(ckpt.model.getWeights());
+    return f(ckpt.model);
   } finally {
     ckpt.model.dispose();
     tf.dispose(ckpt.optimizerWeights.map((w) => w.tensor));
   }
 }
 
+async function loadWeightsInto(model: tf.LayersModel, dir: string): Promise<void> {
+  await withCheckpoint(dir, (saved) => model.setWeights(saved.getWeights()));
+}
+
 /** Test-set logits of a checkpointed model, [n * 10] (used when a resumed run needs an earlier epoch's). */
-export async function checkpointTestLogits(dir: string, test: LabelledImages): Promise<Float32Array> {
-  const ckpt = await loadCheckpoint(dir);
-  try {
-    return testLogits(ckpt.model, test.images);
-  } finally {
-    ckpt.model.dispose();
-    tf.dispose(ckpt.optimizerWeights.map((w) => w.tensor));
-  }
+export function checkpointTestLogits(dir: string, test: LabelledImages): Promise<Float32Array> {
+  return withCheckpoint(dir, (model) => testLogits(model, test.images));
 }
 
 /** A model's logits on every image (inference mode), in batches of 500: [n * classes]. */
