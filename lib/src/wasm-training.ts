@@ -9,7 +9,7 @@ import { batchMatMulKernel, meanKernel, sumKernel } from "./wasm-training/matmul
 import { castKernel, identityKernel } from "./wasm-training/identity-cast";
 import { installBatchNormGrad } from "./wasm-training/batch-norm-grad";
 
-export { conv2dBackpropFilter, conv2dBackpropInput } from "./wasm-training/conv2d-grads";
+export { conv2dBackpropFilter, conv2dBackpropInput, flipFilter } from "./wasm-training/conv2d-grads";
 export { batchNormGrad, installBatchNormGrad } from "./wasm-training/batch-norm-grad";
 
 const KERNELS: tf.KernelConfig[] = [conv2dBackpropFilterKernel, conv2dBackpropInputKernel, maxPoolGradKernel];
