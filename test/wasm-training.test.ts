@@ -275,6 +275,11 @@ test("a data-parallel step equals a single-threaded step on the whole batch", as
       if (step > 0) assert.equal(tf.memory().numTensors, before, "data-parallel step leaked tensors");
       assert.ok(Math.abs(loss - expected) < 1e-5, `step ${step}: loss ${loss}, single-threaded ${expected}`);
       assert.ok(Math.abs(accuracy - expectedAccuracy) < 1e-6, `step ${step}: accuracy ${accuracy}, single-threaded ${expectedAccuracy}`);
+      // The timing bench reports: one shard per thread, the parts within the whole.
+      const t = trainer.lastTiming!;
+      assert.equal(t.shards.length, 2);
+      assert.ok(t.shards.every((ms) => ms > 0) && [t.send, t.wait, t.update].every((ms) => ms >= 0), JSON.stringify(t));
+      assert.ok(t.send + t.shards[0] + t.wait + t.update <= t.total + 1e-6 && t.shards[1] <= t.total, JSON.stringify(t));
     }
     single.getWeights().forEach((w, i) => {
       const a = w.dataSync(), b = parallel.getWeights()[i].dataSync();
