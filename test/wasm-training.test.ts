@@ -2,7 +2,7 @@
 // Values move between backends as plain arrays; every comparison is wasm (our kernels) vs cpu (stock).
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import { conv2dBackpropFilter, conv2dBackpropInput, createModel, DataParallelTrainer, installWasmTrainingKernels, installBatchNormGrad, batchNormGrad, setupBackend, tf } from "cnn-lab";
+import { conv2dBackpropFilter, conv2dBackpropInput, flipFilter, createModel, DataParallelTrainer, installWasmTrainingKernels, installBatchNormGrad, batchNormGrad, setupBackend, tf } from "cnn-lab";
 
 before(async () => {
   await setupBackend({ force: "wasm", quiet: true });
@@ -153,6 +153,32 @@ test("matMul with transposes matches cpu (rank 2 and batched)", async () => {
     const a3 = input(ta ? [2, 7, 5] : [2, 5, 7], 11), b3 = input(tb ? [2, 3, 7] : [2, 7, 3], 12);
     await sameOnBoth(`3D ${ta} ${tb}`, [a3, b3], (a, b) => tf.matMul(a, b, ta, tb));
   }
+  // a·bᵀ with b much larger than a (the Dense layer's dy·Wᵀ) is computed as (b·aᵀ)ᵀ.
+  await sameOnBoth("2D a·bᵀ, large b", [input([3, 16], 13), input([40, 16], 14)], (a, b) => tf.matMul(a, b, false, true));
+  await sameOnBoth("3D a·bᵀ, large b", [input([2, 3, 16], 15), input([2, 40, 16], 16)], (a, b) => tf.matMul(a, b, false, true));
+});
+
+test("a·bᵀ computed as (b·aᵀ)ᵀ gives the same bits as transposing b first (the lecture's Dense gradient shapes)", async () => {
+  const dy = tf.tensor(random(50 * 256, 17), [50, 256]), w = tf.tensor(random(2048 * 256, 18), [2048, 256]);
+  let swapped!: Float32Array;
+  const profile = await tf.profile(() => { swapped = tf.tidy(() => tf.matMul(dy, w, false, true).dataSync() as Float32Array); });
+  const direct = tf.tidy(() => tf.matMul(dy, tf.transpose(w)).dataSync());
+  tf.dispose([dy, w]);
+  const transposed = profile.kernels.filter((k) => k.name === "Transpose").map((k) => k.inputShapes[0]);
+  assert.ok(transposed.length > 0 && !transposed.some((s) => s?.join() === "2048,256"), `the weights were transposed: ${JSON.stringify(transposed)}`);
+  assert.equal(swapped.length, 50 * 2048);
+  const differ = direct.filter((v, i) => v !== swapped[i]).length;
+  assert.equal(differ, 0, `${differ} of ${direct.length} values differ`);
+});
+
+test("flipFilter rotates the filter 180° and swaps its channels, exactly as reverse + transpose", () => {
+  tf.tidy(() => {
+    const f = tf.tensor4d(random(3 * 2 * 4 * 5, 19), [3, 2, 4, 5]);
+    const flipped = flipFilter(f);
+    assert.deepEqual(flipped.shape, [3, 2, 5, 4]);
+    assert.deepEqual(Array.from(flipped.dataSync()), Array.from(tf.transpose(tf.reverse(f, [0, 1]), [0, 1, 3, 2]).dataSync()));
+    assert.notDeepEqual(Array.from(flipped.dataSync()), Array.from(tf.transpose(f, [0, 1, 3, 2]).dataSync()), "a flip that forgot the rotation");
+  });
 });
 
 test("sum and mean match cpu over leading axes (bias gradient, batch-norm statistics) and elsewhere", async () => {
@@ -249,6 +275,11 @@ test("a data-parallel step equals a single-threaded step on the whole batch", as
       if (step > 0) assert.equal(tf.memory().numTensors, before, "data-parallel step leaked tensors");
       assert.ok(Math.abs(loss - expected) < 1e-5, `step ${step}: loss ${loss}, single-threaded ${expected}`);
       assert.ok(Math.abs(accuracy - expectedAccuracy) < 1e-6, `step ${step}: accuracy ${accuracy}, single-threaded ${expectedAccuracy}`);
+      // The timing bench reports: one shard per thread, the parts within the whole.
+      const t = trainer.lastTiming!;
+      assert.equal(t.shards.length, 2);
+      assert.ok(t.shards.every((ms) => ms > 0) && [t.send, t.wait, t.update].every((ms) => ms >= 0), JSON.stringify(t));
+      assert.ok(t.send + t.shards[0] + t.wait + t.update <= t.total + 1e-6 && t.shards[1] <= t.total, JSON.stringify(t));
     }
     single.getWeights().forEach((w, i) => {
       const a = w.dataSync(), b = parallel.getWeights()[i].dataSync();

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { intOption, parseFlags, runCli } from "./cli";
-import { tf, setupBackend, createModel, createBestModel, augmentImages, augmentParams, DataParallelTrainer, trainStep, train, trainEnsemble, loadMnist, mnistForTraining } from "cnn-lab";
+import { tf, type StepTiming, setupBackend, createModel, createBestModel, augmentImages, augmentParams, DataParallelTrainer, trainStep, train, trainEnsemble, loadMnist, mnistForTraining } from "cnn-lab";
 
 const USAGE = `usage: npm run bench -- [--json] [--steps N] [--warmup N] [--batch N] [--workers N] [--epoch-images N] [--ensemble N]
   --json            one JSON object instead of text
@@ -40,7 +40,10 @@ async function timed(f: () => void | Promise<void>): Promise<{ wall: number; cpu
   return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
 }
 
-interface StepFigures { stepImagesPerSec: number; stepImagesPerCpuSec: number; tensorsLeakedPerStep: number; inferImagesPerSec?: number }
+/** Medians over the timed steps of where a data-parallel step's time goes (DataParallelTrainer.lastTiming), in ms. */
+interface SplitFigures { shardMs: number; sendMs: number; waitMs: number; updateMs: number; stepMs: number }
+
+interface StepFigures { stepImagesPerSec: number; stepImagesPerCpuSec: number; tensorsLeakedPerStep: number; inferImagesPerSec?: number; split?: SplitFigures }
 
 /** The training step alone, on a fixed synthetic batch (and inference on one thread). */
 async function stepFigures(workers: number, o: { batch: number; steps: number; warmup: number }, build: (seed: number) => tf.LayersModel = createModel): Promise<StepFigures> {
@@ -53,13 +56,19 @@ async function stepFigures(workers: number, o: { batch: number; steps: number; w
     const step = makeTrainStep(model, optimizer, x, y, parallel);
     for (let i = 0; i < o.warmup; i++) await step();
     const before = tf.memory().numTensors;
-    const times = [];
-    for (let i = 0; i < o.steps; i++) times.push(await timed(step));
+    const times = [], timings: StepTiming[] = [];
+    for (let i = 0; i < o.steps; i++) {
+      times.push(await timed(step));
+      if (parallel?.lastTiming) timings.push(parallel.lastTiming);
+    }
+    const ms = (f: (t: StepTiming) => number) => Number(median(timings.map(f)).toFixed(1));
     const figures: StepFigures = {
       stepImagesPerSec: Math.round(o.batch / median(times.map((t) => t.wall))),
       // CPU time of the whole process (all threads): with workers it exceeds wall time.
       stepImagesPerCpuSec: Math.round(o.batch / median(times.map((t) => t.cpu))),
       tensorsLeakedPerStep: (tf.memory().numTensors - before) / o.steps,
+      // The slowest thread's shard: the part of the step that runs in parallel.
+      split: parallel ? { shardMs: ms((t) => Math.max(...t.shards)), sendMs: ms((t) => t.send), waitMs: ms((t) => t.wait), updateMs: ms((t) => t.update), stepMs: ms((t) => t.total) } : undefined,
     };
     if (!workers) {
       const infer = () => tf.tidy(() => { (model.predict(x) as tf.Tensor).dataSync(); });
@@ -164,6 +173,11 @@ async function main(argv: string[]): Promise<number> {
     runs,
     /** The step rate with workers over the one-thread step rate. */
     scaling: many ? Number((many.stepImagesPerSec / one.stepImagesPerSec).toFixed(2)) : undefined,
+    /**
+     * The scaling if sending shards, waiting and the update took no time: the one-thread step over the slowest
+     * thread's shard, computed while the other threads compute theirs (the same grad() on a part of the batch).
+     */
+    scalingBound: many?.split ? Number(((1000 * batch) / one.stepImagesPerSec / many.split.shardMs).toFixed(2)) : undefined,
     /** A whole epoch's rate over the step rate, with the same threads: what the loop around the step costs. */
     epochOverStep: runs.map((r) => Number((r.epochImagesPerSec / r.stepImagesPerSec).toFixed(2))),
     inferImagesPerSec: one.inferImagesPerSec,
@@ -184,6 +198,11 @@ async function main(argv: string[]): Promise<number> {
         `epoch ${r.epochImagesPerSec} images/s (train() on ${images} images + test evaluation)`);
     }
     if (result.scaling !== undefined) console.log(`scaling: ${result.scaling}x the one-thread step with ${workers} worker(s)`);
+    if (many?.split) {
+      const s = many.split;
+      console.log(`  data-parallel step ${s.stepMs} ms: shards ${s.shardMs} ms (slowest thread), send ${s.sendMs}, wait ${s.waitMs}, ` +
+        `combine + update ${s.updateMs}; bound if only the shards took time: ${result.scalingBound}x`);
+    }
     console.log(`epoch rate / step rate: ${result.epochOverStep.join(", ")}`);
     console.log(`lab-11-5's batch-norm CNN, 1 thread: step ${best.stepImagesPerSec} images/s; augmentation (rotate + shift) ${best.augmentImagesPerSec} images/s`);
     if (ensemble) {

@@ -2,7 +2,6 @@
 // project's kernelspec, fails on any cell error, and compares the outputs with the stored ones like nbrun does.
 // A cell that comes back with no output where outputs are stored fails too: tslab aborts a request sent right
 // after an error, which nbconvert does not report.
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
@@ -11,6 +10,7 @@ import { compareOutputs } from "./jupyter/compare";
 import { JUPYTER_PATH, PROJECT_ROOT } from "./jupyter/kernel";
 import { Output, readNotebook, tags } from "./jupyter/notebook";
 import { listNotebooks } from "./nbrun";
+import { runChild } from "./run-child.mjs";
 
 function coalesce(outputs: Output[]): Output[] {
   const out: Output[] = [];
@@ -22,11 +22,16 @@ function coalesce(outputs: Output[]): Output[] {
   return out;
 }
 
-function check(path: string, outDir: string): string[] {
-  const r = spawnSync("jupyter", ["nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=3600", "--output-dir", outDir, path], {
-    encoding: "utf8", env: { ...process.env, JUPYTER_PATH },
-  });
-  if (r.error) return [`could not run jupyter nbconvert: ${r.error.message}`];
+async function check(path: string, outDir: string): Promise<string[]> {
+  let r;
+  try {
+    // Stopping this check (Ctrl-C, kill) stops nbconvert and its kernel too.
+    r = await runChild("jupyter", ["nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=3600", "--output-dir", outDir, path], {
+      capture: true, env: { ...process.env, JUPYTER_PATH },
+    });
+  } catch (e) {
+    return [`could not run jupyter nbconvert: ${(e as Error).message}`];
+  }
   if (r.status !== 0) return [`jupyter nbconvert failed (exit ${r.status}):\n${r.stderr.split("\n").slice(-25).join("\n")}`];
   const stored = readNotebook(path);
   const fresh = readNotebook(join(outDir, basename(path)));
@@ -53,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     for (const path of listNotebooks(positionals)) {
       const t = Date.now();
-      const problems = check(path, outDir);
+      const problems = await check(path, outDir);
       const name = relative(process.cwd(), path);
       if (problems.length) {
         failed++;

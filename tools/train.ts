@@ -24,7 +24,7 @@ const USAGE = `usage: npm run train -- [--recipe R] [--epochs N] [--batch-size B
                    lab-11-5: ${ENSEMBLE_RECIPES["lab-11-5"].description}
                    (ensembles train one model per thread; checkpoints in --out/model-N/epoch-NNN)
   --epoch-images N ensembles: images each epoch visits (default: the whole set; lab-11-5's is 300,000: notebook 10's
-                   reduced schedule is 60,000 a fifth of the augmented set per epoch)
+                   reduced schedule visits 40,000 per epoch, successive pieces of the augmented set's shuffles)
   --epochs N       epochs in total (default 15, the lecture's)
   --batch-size B   images per batch (default 100)
   --backend X      force a TensorFlow.js backend (default: the best that loads)

@@ -16,6 +16,7 @@ async function init(msg: ReplicaInit): Promise<void> {
 }
 
 function step(msg: ShardRequest): ShardReply {
+  const start = performance.now();
   const ws = msg.weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
   model.setWeights(ws);
   tf.dispose(ws);
@@ -26,6 +27,7 @@ function step(msg: ShardRequest): ShardReply {
   const reply: ShardReply = {
     loss: loss.dataSync()[0], correct: correct.dataSync()[0],
     grads: vars.map((v) => grads[v.name].dataSync() as Float32Array),
+    ms: performance.now() - start,
   };
   tf.dispose([loss, correct, ...Object.values(grads)]);
   return reply;
