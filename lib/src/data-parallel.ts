@@ -133,20 +133,20 @@ export class DataParallelTrainer {
     // The main thread's shard runs while the workers run theirs.
     const vars = trainableVariables(this.model);
     const t1 = performance.now();
-    let t2 = t1;
+    let t2 = t1, localLoss = 0;
     let local: Gradients;
     let remote: ShardReply[];
     try {
       this.reseed(step, 0);
       local = tf.tidy(() => grad(this.model, x.slice(0, sizes[0]), y.slice(0, sizes[0])));
-      local.loss.dataSync(); // on an asynchronous backend too, the shard is done here
+      localLoss = local.loss.dataSync()[0]; // read once: on an asynchronous backend too, the shard is done here
       t2 = performance.now();
     } finally {
       // Never leave a worker's reply (or failure) unawaited.
       remote = await Promise.all(replies);
     }
     const t3 = performance.now();
-    let loss = (local.loss.dataSync()[0] * sizes[0]) / n, correct = local.correct.dataSync()[0];
+    let loss = (localLoss * sizes[0]) / n, correct = local.correct.dataSync()[0];
     remote.forEach((r, k) => { loss += (r.loss * sizes[k + 1]) / n; correct += r.correct; });
     tf.tidy(() => {
       const combined: tf.NamedTensorMap = {};
