@@ -145,8 +145,8 @@ class Session {
     rmSync(this.tmp, { recursive: true, force: true, maxRetries: 5 });
   }
 
-  /** The same for signal handlers, without blocking the event loop (tsx's parent process expects this process to
-   * acknowledge a relayed signal within 30 ms, else it SIGKILLs it mid-cleanup). */
+  /** The same for signal handlers, without blocking the event loop (a second signal is then ignored, not queued
+   * behind the cleanup). npm runs this file as `node --import tsx`: the tsx CLI would SIGKILL it mid-cleanup. */
   async killSoon(): Promise<void> {
     this.killAll();
     for (let i = 0; i < 100 && processesMentioning(this.tmp).length; i++) await new Promise((r) => setTimeout(r, 50));
@@ -158,7 +158,7 @@ function killWithProcess(session: Session): void {
   const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals) => {
-    // The same signal comes twice (to the process group, and relayed by tsx): handled once, until the cleanup is done.
+    // A second signal (Ctrl-C pressed again, or relayed by a wrapper) is ignored until the cleanup is done.
     if (stopping) return;
     stopping = true;
     void session.killSoon().finally(() => {

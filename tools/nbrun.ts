@@ -1,6 +1,6 @@
 // Notebook regression runner.
-//   tsx tools/nbrun.ts check  [notebooks…]   re-execute and compare with the stored outputs (exit 1 on any failure)
-//   tsx tools/nbrun.ts update [notebooks…]   re-execute and store the new outputs
+//   node --import tsx tools/nbrun.ts check  [notebooks…]   re-execute and compare with the stored outputs (exit 1 on any failure)
+//   node --import tsx tools/nbrun.ts update [notebooks…]   re-execute and store the new outputs
 // Without paths: every notebooks/*.ipynb. Options: --no-leak-check (skip the leak check), --timeout S (per cell),
 // --keep-ignored (update: cells tagged ignore-output keep their stored outputs, e.g. a full training run's, while
 // the other cells, which check compares literally under any schedule, and new ignore-output cells take the new ones).
@@ -68,7 +68,7 @@ async function processNotebook(path: string, mode: "check" | "update", { leakChe
 
 const USAGE = `usage: npm run test:notebooks -- [--no-leak-check] [--timeout S] [notebook.ipynb …]
        npm run notebooks:update -- [--keep-ignored] [--timeout S] [notebook.ipynb …]
-  (tsx tools/nbrun.ts check|update …)   without notebooks: every notebooks/*.ipynb
+  (node --import tsx tools/nbrun.ts check|update …)   without notebooks: every notebooks/*.ipynb
   --no-leak-check  check: skip the leak check (tensors no variable holds, growth on a second run)
   --keep-ignored   update: ignore-output cells that have outputs keep them (a full training run's)
   --timeout S      per-cell timeout in seconds (default ${DEFAULT_CELL_TIMEOUT_S}; a cell's metadata.nbrun.timeout wins)`;
