@@ -185,19 +185,23 @@ test("train: Ctrl-C stops after the current batch, exits 130 and keeps the last 
   const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => {
     child.stdout.on("data", (d) => {
       stdout += d;
-      // Interrupt in the middle of epoch 2.
+      // Interrupt early in epoch 2 (on a fast machine it may be later: the checks below follow the epochs printed).
       if (/^Epoch: 1 /m.test(stdout) && !sent) {
         sent = true;
-        setTimeout(() => process.kill(-child.pid!, "SIGINT"), 1500);
+        setTimeout(() => process.kill(-child.pid!, "SIGINT"), 300);
       }
     });
     child.on("exit", (c, sig) => resolve([c, sig]));
   });
   assert.match(stderr, /Ctrl-C: stopping after this batch; the last complete checkpoint is kept/);
-  assert.match(stdout, /stopped\. last complete checkpoint: .*epoch-001; continue with --resume/);
+  const done = stdout.match(/^Epoch: \d+ /gm)!.length;
+  assert.ok(done >= 1 && done < 20, `stopped during the run, after ${done} epoch(s)`);
+  const last = `epoch-${String(done).padStart(3, "0")}`;
+  assert.match(stdout, new RegExp(`stopped\\. last complete checkpoint: .*${last}; continue with --resume`));
   // train exits 130; npm, interrupted too, passes that on as 130 or by re-raising SIGINT on itself.
   assert.ok(code === 130 || signal === "SIGINT", `exit ${code} / signal ${signal}; stderr: ${stderr}`);
-  assert.deepEqual(fs.readdirSync(dir), ["epoch-001"], "only complete checkpoints, no temp folders");
+  const epochs = Array.from({ length: done }, (_, i) => `epoch-${String(i + 1).padStart(3, "0")}`);
+  assert.deepEqual(fs.readdirSync(dir).sort(), epochs, "only complete checkpoints, no temp folders");
 });
 
 test("predict: classifies a drawn test digit and prints the top-3 probabilities", () => {
