@@ -29,9 +29,10 @@ test("every npm script that runs a tools/*.ts file runs it with node --import ts
 });
 
 // A tool busy computing when Ctrl-C comes (one long synchronous task, as a training batch), whose SIGINT handler then
-// cleans up (300 ms) and writes a marker. The task starts before "ready" is printed (a pipe write is synchronous), so
-// the signal always arrives while it runs: the outcome does not depend on timing. `busyMs` only has to outlast the
-// parent's reaction to "ready"; under the tsx CLI the child is killed 60 ms after the signal, so 20 s costs nothing.
+// cleans up (300 ms) and writes a marker. The task starts as soon as "ready" is written (a pipe write is synchronous),
+// and the test sends Ctrl-C when it reads "ready", so the signal arrives while the task runs as long as `busyMs`
+// outlasts the test's reaction: no race on a few milliseconds. Under the tsx CLI the child is killed 60 ms after the
+// signal, so 20 s costs nothing; under node the handler runs after the task (or at once if the task has ended).
 async function interrupted(launcher: string[], busyMs: number): Promise<boolean> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tool-launch-"));
   try {
