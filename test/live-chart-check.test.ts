@@ -100,8 +100,7 @@ for (const n of [2, 4, 8]) {
   assert.deepEqual(processesMentioning(TMP_PREFIX, before), [], "server, kernel and browser stopped");
 });
 
-// SIGINT (Ctrl-C), sent to the whole process group as a terminal does. SIGTERM and
-// SIGHUP take the same handler.
+// SIGINT (Ctrl-C), sent to the whole process group as a terminal does. SIGTERM and SIGHUP take the same handler.
 for (const sig of ["SIGINT"] as const) {
   test(`${sig} to \`npm run check:live\` with the notebook open stops the server, the kernel and the browser, and removes the temp folder`, { skip, timeout: 300_000 }, async () => {
     const before = tempFolders();

@@ -11,16 +11,18 @@ import { test } from "node:test";
 
 const ROOT = path.resolve(__dirname, "..");
 
+const RUNS_TOOL = /tools\/\S+\.ts\b/;
+
 // The npm scripts that run a tools/*.ts file some other way than `node --import tsx`.
 function notUnderNode(scripts: Record<string, string>): string[] {
   return Object.entries(scripts)
-    .filter(([, cmd]) => /tools\/\S+\.ts\b/.test(cmd) && !/(^|&& )node --import tsx tools\/\S+\.ts/.test(cmd))
+    .filter(([, cmd]) => RUNS_TOOL.test(cmd) && !/(^|&& )node --import tsx tools\/\S+\.ts/.test(cmd))
     .map(([name]) => name);
 }
 
 test("every npm script that runs a tools/*.ts file runs it with node --import tsx", () => {
   const scripts: Record<string, string> = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts;
-  const tools = Object.keys(scripts).filter((name) => /tools\/\S+\.ts\b/.test(scripts[name]!));
+  const tools = Object.keys(scripts).filter((name) => RUNS_TOOL.test(scripts[name]!));
   assert.ok(tools.length >= 5, `expected the tool scripts, found ${tools.join(", ")}`);
   assert.deepEqual(notUnderNode(scripts), []);
   // The check catches the launchers it is there to refuse.

@@ -137,34 +137,23 @@ class Session {
     for (const pid of processesMentioning(this.tmp)) killGroup(pid);
   }
 
-  /** Synchronous, for the exit handler. SIGKILL takes effect asynchronously: a browser still writing its profile
-   * would make the removal fail, so it waits for the processes to be gone first. */
+  /** Synchronous, for the exit and signal handlers. SIGKILL takes effect asynchronously: a browser still writing its
+   * profile would make the removal fail, so it waits for the processes to be gone first. */
   kill(): void {
     this.killAll();
     for (let i = 0; i < 100 && processesMentioning(this.tmp).length; i++) sleepSync(50);
     rmSync(this.tmp, { recursive: true, force: true, maxRetries: 5 });
   }
-
-  /** The same for signal handlers, without blocking the event loop (a second signal is then ignored, not queued
-   * behind the cleanup). npm runs this file as `node --import tsx`: the tsx CLI would SIGKILL it mid-cleanup. */
-  async killSoon(): Promise<void> {
-    this.killAll();
-    for (let i = 0; i < 100 && processesMentioning(this.tmp).length; i++) await new Promise((r) => setTimeout(r, 50));
-    rmSync(this.tmp, { recursive: true, force: true, maxRetries: 5 });
-  }
 }
 
+// npm runs this file as `node --import tsx`, which lets the handler take its time (the tsx CLI would SIGKILL it
+// mid-cleanup). A signal arriving during the cleanup waits for it, then finds no handler and ends the process.
 function killWithProcess(session: Session): void {
   const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-  let stopping = false;
   const onSignal = (sig: NodeJS.Signals) => {
-    // A second signal (Ctrl-C pressed again, or relayed by a wrapper) is ignored until the cleanup is done.
-    if (stopping) return;
-    stopping = true;
-    void session.killSoon().finally(() => {
-      for (const s of signals) process.removeListener(s, onSignal);
-      process.kill(process.pid, sig); // die of the signal, as without the handler
-    });
+    session.kill();
+    for (const s of signals) process.removeListener(s, onSignal);
+    process.kill(process.pid, sig); // die of the signal, as without the handler
   };
   for (const s of signals) process.on(s, onSignal);
   process.on("exit", () => session.kill());

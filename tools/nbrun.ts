@@ -1,6 +1,6 @@
-// Notebook regression runner.
-//   node --import tsx tools/nbrun.ts check  [notebooks…]   re-execute and compare with the stored outputs (exit 1 on any failure)
-//   node --import tsx tools/nbrun.ts update [notebooks…]   re-execute and store the new outputs
+// Notebook regression runner (npm runs it as `node --import tsx tools/nbrun.ts …`).
+//   nbrun.ts check  [notebooks…]   re-execute and compare with the stored outputs (exit 1 on any failure)
+//   nbrun.ts update [notebooks…]   re-execute and store the new outputs
 // Without paths: every notebooks/*.ipynb. Options: --no-leak-check (skip the leak check), --timeout S (per cell),
 // --keep-ignored (update: cells tagged ignore-output keep their stored outputs, e.g. a full training run's, while
 // the other cells, which check compares literally under any schedule, and new ignore-output cells take the new ones).
