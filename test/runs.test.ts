@@ -99,3 +99,55 @@ test("npm run runs: a folder without checkpoints or a bad seed is refused with a
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--notebook-seed must be a whole number/);
 });
+
+/** A data/full-runs.json-style table holding `runs`, and a notebook whose stored outputs print a 15-epoch run. */
+function table(runs: FullRun[]): string {
+  const f = path.join(tmp(), "full-runs.json");
+  fs.writeFileSync(f, JSON.stringify({ schedule: LECTURE_SCHEDULE, runs }, null, 1) + "\n");
+  return f;
+}
+function printedRun(last: number): string {
+  const lines = logs(Array.from({ length: 15 }, (_, i) => (i === 14 ? last : 0.98))).map((h) => `${formatEpoch(h)}\n`);
+  const f = path.join(tmp(), "06.ipynb");
+  fs.writeFileSync(f, JSON.stringify({ cells: [{ cell_type: "code", outputs: [{ output_type: "stream", name: "stdout", text: lines }] }] }));
+  return f;
+}
+const runsTool = (args: string[], limitKiB?: number) => spawnSync("bash", ["-c", `${limitKiB ? `ulimit -f ${limitKiB}; ` : ""}exec "$@"`, "bash",
+  process.execPath, "--import", "tsx", "tools/runs.ts", ...args], { cwd: path.resolve(__dirname, ".."), encoding: "utf8" });
+const finals = (file: string) => readRuns(file).map((r) => [r.seed, r.history[14].testAccuracy]);
+
+test("npm run runs merges into the table by seed: runs not collected now are kept, the same seed is updated", () => {
+  const accs = (a: number) => Array.from({ length: 15 }, () => a);
+  const out = table([run(777, accs(0.991)), run(1, accs(0.992)), run(2, accs(0.993)), run(3, accs(0.994)), run(4, accs(0.995))]);
+  // No folders: before, the table was rebuilt from the notebook alone (5 runs → 1, exit 0).
+  const r = runsTool(["--notebook", printedRun(0.9912), "--out", out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(finals(out), [[777, 0.9912], [1, 0.992], [2, 0.993], [3, 0.994], [4, 0.995]]);
+  assert.match(r.stdout, /0 run\(s\) added, 1 updated, 4 kept from the file: seed 1, 2, 3, 4\)/);
+  const nine = printedRun(0.99);
+  const added = runsTool(["--notebook", nine, "--notebook-seed", "9", "--out", out]);
+  assert.equal(added.status, 0, added.stderr);
+  assert.deepEqual(finals(out).map(([s]) => s), [777, 1, 2, 3, 4, 9]);
+  assert.equal(readRuns(out)[5].source, path.relative(path.resolve(__dirname, ".."), nine), "stored relative to the project");
+  assert.equal(readRuns(out)[1].source, "test", "a kept run is stored as it was");
+  // A file that is not such a table is refused, not overwritten.
+  const other = path.join(tmp(), "notes.json");
+  fs.writeFileSync(other, '{"todo": 1}');
+  const refused = runsTool(["--notebook", printedRun(0.99), "--out", other]);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, new RegExp(`${other}: expected a non-empty runs array`));
+  assert.equal(fs.readFileSync(other, "utf8"), '{"todo": 1}');
+});
+
+test("npm run runs on a full disk: the table is unchanged, the error names it, no temp file is left", () => {
+  // A file-size limit makes the write fail part-way, as a full disk does (EFBIG instead of ENOSPC): in place, the
+  // table was left as its first 1,024 bytes of invalid JSON and the error ("EFBIG: file too large, write") named nothing.
+  const out = table([run(777, Array(15).fill(0.991)), run(1, Array(15).fill(0.992))]);
+  const before = fs.readFileSync(out);
+  assert.ok(before.length > 2048);
+  const r = runsTool(["--notebook", printedRun(0.9912), "--out", out], 1);
+  assert.equal(r.status, 1, r.stdout);
+  assert.equal(r.stderr, `error: cannot write ${out}: the file would exceed the largest size allowed (the file system's or the process's limit) (EFBIG); it is unchanged\n`);
+  assert.deepEqual(fs.readFileSync(out), before);
+  assert.deepEqual(fs.readdirSync(path.dirname(out)), ["full-runs.json"]);
+});

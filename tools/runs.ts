@@ -1,18 +1,20 @@
 // npm run runs -- [DIR ...] [--notebook FILE --notebook-seed S --notebook-workers W] [--out FILE]
 // Collects finished full training runs (npm run train --out DIR, and the run stored in notebook 06's outputs)
 // into data/full-runs.json, which notebook 06 shows: the lecture prints one run, a fair comparison needs several.
+// The runs collected are merged into the file by seed: a run already in it and not collected now is kept.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { intOption, parseFlags, runCli, UsageError } from "./cli";
 import { PROJECT_ROOT, projectPath, userPath } from "./user-path";
-import { runFromCheckpoints, runFromNotebook, formatRuns, FullRun, LECTURE_SCHEDULE } from "cnn-lab";
+import { runFromCheckpoints, runFromNotebook, formatRuns, FullRun, LECTURE_SCHEDULE, mergeRuns, readRuns, writeFileAtomic } from "cnn-lab";
 
 const USAGE = `usage: npm run runs -- [DIR ...] [--notebook FILE] [--notebook-seed S] [--notebook-workers W] [--out FILE]
   DIR                  a finished npm run train --out folder (15 epochs, batch 100, Adam 0.001, 60,000 images)
   --notebook FILE      also the run printed in FILE's stored outputs (default notebooks/06-full-cnn.ipynb)
   --notebook-seed S    that run's seed (default 777)
   --notebook-workers W that run's extra worker threads (default 1)
-  --out FILE           where to write (default data/full-runs.json)`;
+  --out FILE           the table to merge the runs into, by seed (default data/full-runs.json; runs already in it
+                       stay, a run of the same seed is replaced)`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
@@ -27,11 +29,17 @@ async function main(argv: string[]): Promise<number> {
   const twice = seeds.find((s, i) => seeds.indexOf(s) !== i);
   if (twice !== undefined) throw new UsageError(`seed ${twice} appears twice: each run must have its own seed`);
   const out = values.out === undefined ? projectPath("data/full-runs.json") : userPath(values.out);
+  // The table is merged, never rebuilt: runs collected earlier (their folders maybe gone) stay. A file that is not
+  // such a table is refused rather than overwritten.
+  const stored = fs.existsSync(out) ? readRuns(out) : [];
+  const fresh = runs.map((r) => ({ ...r, source: path.relative(PROJECT_ROOT, r.source) }));
+  const merged = mergeRuns(stored, fresh);
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  const doc = { schedule: LECTURE_SCHEDULE, runs: runs.map((r) => ({ ...r, source: path.relative(PROJECT_ROOT, r.source) })) };
-  fs.writeFileSync(out, JSON.stringify(doc, null, 1) + "\n");
-  console.log(formatRuns(runs));
-  console.log(`written: ${out}`);
+  writeFileAtomic(out, JSON.stringify({ schedule: LECTURE_SCHEDULE, runs: merged.runs }, null, 1) + "\n");
+  console.log(formatRuns(merged.runs));
+  const kept = stored.length - merged.replaced.length;
+  console.log(`written: ${out} (${merged.added.length} run(s) added, ${merged.replaced.length} updated` +
+    `${kept ? `, ${kept} kept from the file: seed ${stored.filter((r) => !merged.replaced.includes(r)).map((r) => r.seed).join(", ")}` : ""})`);
   return 0;
 }
 

@@ -8,6 +8,7 @@ const REASONS: Record<string, string> = {
   EROFS: "the file system is read-only",
   ENOSPC: "no space left on the device",
   EDQUOT: "disk quota exceeded",
+  EFBIG: "the file would exceed the largest size allowed (the file system's or the process's limit)",
   ENOTDIR: "part of the path is a file, not a folder",
   EISDIR: "it is a folder, not a file",
   ENOENT: "it does not exist",

@@ -114,6 +114,20 @@ export function formatRuns(runs: FullRun[]): string {
   return lines.join("\n");
 }
 
+/**
+ * The table `npm run runs` writes: the runs already in it (`kept`) with those collected now (`fresh`) merged in by
+ * seed, the seed being a run's identity (a table holds one run per seed). A fresh run replaces the stored run of its
+ * seed in place (say, a notebook re-run); the others are appended. Nothing stored is dropped: collecting fewer
+ * folders than the table lists must not shrink the committed table.
+ */
+export function mergeRuns(kept: FullRun[], fresh: FullRun[]): { runs: FullRun[]; replaced: FullRun[]; added: FullRun[] } {
+  const bySeed = new Map(fresh.map((r) => [r.seed, r]));
+  const replaced = kept.filter((r) => bySeed.has(r.seed));
+  const runs = kept.map((r) => bySeed.get(r.seed) ?? r);
+  const added = fresh.filter((r) => !kept.some((k) => k.seed === r.seed));
+  return { runs: [...runs, ...added], replaced, added };
+}
+
 /** Runs saved by `npm run runs` (data/full-runs.json), each checked again as a finished lecture-schedule run. */
 export function readRuns(file: string): FullRun[] {
   if (!fs.existsSync(file)) throw new Error(`${file} does not exist (write it with npm run runs)`);
