@@ -58,6 +58,20 @@ test("update stores outputs and check passes; an altered stored output fails wit
   assert.match(r.out, /xs\.reduce/, "the failing cell's source is shown");
 });
 
+test("update on a full disk leaves the notebook unchanged and names it", () => {
+  // A file-size limit (8 KiB) makes the write fail part-way, as a full disk does (EFBIG instead of ENOSPC). Written in
+  // place, the notebook was left as its first 8,192 bytes of invalid JSON.
+  const path = notebook("full-disk", [{ source: `// ${"a long comment ".repeat(800)}\nconsole.log("fresh");` }], false);
+  const before = readFileSync(path);
+  assert.ok(before.length > 8192);
+  const r = spawnSync("bash", ["-c", 'ulimit -f 8; exec "$@"', "bash", process.execPath, "--import", "tsx", join(root, "tools", "nbrun.ts"), "update", path],
+    { encoding: "utf8", timeout: 180_000 });
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.ok(r.stderr.includes(`cannot write ${path}: the file would exceed the largest size allowed (the file system's or the process's limit) (EFBIG); it is unchanged`), r.stderr);
+  assert.deepEqual(readFileSync(path), before);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.includes("full-disk")), ["full-disk.ipynb"], "no temp file left");
+});
+
 test("the kernel runs on the Node that runs the runner, not the one the kernelspec recorded at install", () => {
   // Another Node binary, as when CI runs the tests under the newest LTS: here this one under another path.
   const other = join(dir, "other-node");

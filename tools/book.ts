@@ -2,9 +2,10 @@
 // offline), and the drawing page draw.html (tools/drawpad.ts, scripts from the project, offline too). By default it
 // shows the notebooks' committed outputs (the reviewed results; nothing runs); with `execute` it re-executes each
 // notebook through the kernel first.
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { marked } from "marked";
+import { writeFileAtomic } from "cnn-lab/dist/atomic-write";
 import { FONT_DIR, FONT_FAMILY, FONT_FILES } from "cnn-lab/dist/font";
 import { DRAW_PAGE, DRAW_STYLE, DRAW_TITLE, drawPageBody } from "./drawpad";
 import { runNotebook } from "./jupyter/execute";
@@ -109,16 +110,16 @@ export async function buildBook(paths: string[], outDir: string, opts: BookOptio
     const title = notebookTitle(nb, name);
     entries.push({ file: `${name}.html`, title });
     const nav = `<nav><a href="index.html">← 목차 (contents)</a> · ${DRAW_LINK}</nav>`;
-    writeFileSync(join(outDir, `${name}.html`), renderNotebook(nb, title, nav));
+    writeFileAtomic(join(outDir, `${name}.html`), renderNotebook(nb, title, nav));
   }
   const draw = drawPageBody(outDir, opts.modelDir);
   if (!draw.model) log(`no shipped model in ${opts.modelDir ?? "data/lecture-cnn"}: ${DRAW_PAGE} only says how to make one`);
-  writeFileSync(join(outDir, DRAW_PAGE), page(DRAW_TITLE, `<nav><a href="index.html">← 목차 (contents)</a></nav>\n${draw.body}`, DRAW_STYLE));
+  writeFileAtomic(join(outDir, DRAW_PAGE), page(DRAW_TITLE, `<nav><a href="index.html">← 목차 (contents)</a></nav>\n${draw.body}`, DRAW_STYLE));
   const list = entries.map((e) => `<li><a href="${e.file}">${escape(e.title)}</a></li>`).join("\n");
   const how = opts.execute
     ? `the notebooks re-executed on ${new Date().toISOString().slice(0, 10)} (<code>npm start -- --execute</code>)`
     : "the notebooks' committed outputs (<code>npm start</code>; <code>npm start -- --execute</code> re-executes them)";
   const index = join(outDir, "index.html");
-  writeFileSync(index, page("모두를 위한 딥러닝 시즌2 — Lab 11 CNN (TypeScript)", `<h1>모두를 위한 딥러닝 시즌2 — Lab 11: CNN 기초 (TypeScript edition)</h1>\n<ol>\n${list}\n</ol>\n<p>${DRAW_LINK}: 직접 그린 숫자를 학습된 CNN이 브라우저 안에서 읽습니다.</p>\n<p>Written from ${how}.</p>`));
+  writeFileAtomic(index, page("모두를 위한 딥러닝 시즌2 — Lab 11 CNN (TypeScript)", `<h1>모두를 위한 딥러닝 시즌2 — Lab 11: CNN 기초 (TypeScript edition)</h1>\n<ol>\n${list}\n</ol>\n<p>${DRAW_LINK}: 직접 그린 숫자를 학습된 CNN이 브라우저 안에서 읽습니다.</p>\n<p>Written from ${how}.</p>`));
   return index;
 }

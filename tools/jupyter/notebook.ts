@@ -1,6 +1,7 @@
 // nbformat 4 notebooks: read, and write back the way Jupyter does (1-space indent, multi-line strings as line lists).
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { writeFileAtomic } from "cnn-lab/dist/atomic-write";
 
 export type MimeBundle = Record<string, string | string[]>;
 export type Output =
@@ -69,5 +70,6 @@ export function writeNotebook(path: string, nb: Notebook): void {
     }
     return cell;
   });
-  writeFileSync(path, JSON.stringify({ ...nb, nbformat: 4, nbformat_minor: Math.max(nb.nbformat_minor, 5), cells }, null, 1) + "\n");
+  // Whole or not at all: a full disk must not leave the notebook as a truncated, invalid JSON file.
+  writeFileAtomic(path, JSON.stringify({ ...nb, nbformat: 4, nbformat_minor: Math.max(nb.nbformat_minor, 5), cells }, null, 1) + "\n");
 }
