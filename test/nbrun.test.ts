@@ -166,11 +166,50 @@ test("a hung cell times out with a clear message", () => {
   assert.match(r.out, /did not finish within 3 s/);
 });
 
-test("--timeout beyond what a timer can wait is a usage error, not every cell failing at once", () => {
+test("--timeout beyond 24 h, zero or not a number is a usage error, not every cell failing at once", () => {
   const path = notebook("quick", [{ source: "1 + 1" }]);
-  const r = nbrun("check", "--timeout", "3000000", path);
-  assert.equal(r.code, 2, r.out);
-  assert.match(r.out, /--timeout must be at most 2147483 seconds \(about 24\.8 days, the longest a timer can wait\), got 3000000/);
+  for (const value of ["3000000", "0", "abc", "Infinity"]) {
+    const r = nbrun("check", "--timeout", value, path);
+    assert.equal(r.code, 2, r.out);
+    assert.ok(r.out.includes(`error: --timeout: expected a number of seconds > 0 and at most 86400 (24 h), got "${value}" (default 120)`), r.out);
+  }
+});
+
+/** A notebook file with `cells` as given (raw JSON: malformed on purpose). */
+function rawNotebook(name: string, cells: unknown[]): string {
+  const path = join(dir, `${name}.ipynb`);
+  writeFileSync(path, JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells }));
+  return path;
+}
+const codeCell = (over: object) => ({ cell_type: "code", source: "1 + 1", metadata: {}, outputs: [], ...over });
+
+test("a cell's metadata.nbrun.timeout that is not a positive number of seconds up to 24 h fails before any cell runs, naming notebook, cell and value", () => {
+  const good = notebook("before-bad-timeout", [{ source: "console.log(1)" }], false);
+  for (const [timeout, shown] of [[1e10, "10000000000"], ["abc", '"abc"'], [0, "0"], [-5, "-5"], [null, "null"]] as const) {
+    const bad = rawNotebook("bad-timeout", [{ cell_type: "markdown", source: "# t", metadata: {} }, codeCell({ metadata: { nbrun: { timeout } } })]);
+    const r = nbrun("check", good, bad);
+    assert.equal(r.code, 1, r.out);
+    assert.equal(r.out, `error: ${bad}: cell 2: metadata.nbrun.timeout: expected a number of seconds > 0 and at most 86400 (24 h), got ${shown}\n`, "one line, and no notebook ran");
+  }
+});
+
+test("a malformed notebook is an error naming the file, the cell and what was expected (not a TypeError)", () => {
+  const cases: [unknown[], string][] = [
+    [[codeCell({}), null], "cell 2: expected an object with cell_type, source and metadata, got null"],
+    [[codeCell({ source: 42 })], "cell 1: expected source to be a string or a list of strings, got 42"],
+    [[codeCell({ source: ["a", 1] })], 'cell 1: expected source to be a string or a list of strings, got ["a",1]'],
+    [[codeCell({ cell_type: "python" })], 'cell 1: expected cell_type code, markdown or raw, got "python"'],
+    [[codeCell({ outputs: [null] })], "cell 1: output 1: expected an object with output_type stream / display_data / execute_result / error, got null"],
+    [[codeCell({ outputs: [{ output_type: "stream", name: "stdout", text: 5 }] })], "cell 1: output 1: a stream output needs a name and text (a string or a list of strings)"],
+    [[codeCell({ outputs: {} })], "cell 1: expected outputs to be a list, got {}"],
+    [[codeCell({ metadata: { tags: "skip-execution" } })], 'cell 1: expected metadata.tags to be a list of strings, got "skip-execution"'],
+  ];
+  for (const [cells, why] of cases) {
+    const path = rawNotebook("malformed", cells);
+    const r = nbrun("check", path);
+    assert.equal(r.code, 1, r.out);
+    assert.equal(r.out, `error: ${path}: ${why}\n`);
+  }
 });
 
 test("a dead kernel is reported", () => {

@@ -12,10 +12,7 @@ import { HelpRequested, parseFlags, runCli, UsageError } from "./cli";
 import { compareOutputs } from "./jupyter/compare";
 import { CellRun, DEFAULT_CELL_TIMEOUT_S, runNotebook } from "./jupyter/execute";
 import { KernelStartError, PROJECT_ROOT } from "./jupyter/kernel";
-import { Notebook, readNotebook, tags, text, writeNotebook } from "./jupyter/notebook";
-
-/** The longest delay setTimeout honours (a signed 32-bit number of milliseconds). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { Notebook, readNotebook, tags, text, MAX_CELL_TIMEOUT_S, timeoutProblem, writeNotebook } from "./jupyter/notebook";
 
 const indent = (s: string, p = "    ") => s.replace(/\n$/, "").split("\n").map((l) => p + l).join("\n");
 
@@ -34,8 +31,7 @@ export function listNotebooks(args: string[]): string[] {
 
 interface RunOptions { leakCheck: boolean; keepIgnored: boolean; timeoutS?: number }
 
-async function processNotebook(path: string, mode: "check" | "update", { leakCheck, keepIgnored, timeoutS }: RunOptions): Promise<string[]> {
-  const nb: Notebook = readNotebook(path);
+async function processNotebook(path: string, nb: Notebook, mode: "check" | "update", { leakCheck, keepIgnored, timeoutS }: RunOptions): Promise<string[]> {
   if (timeoutS) for (const c of nb.cells) c.metadata = { ...c.metadata, nbrun: { ...c.metadata?.nbrun, timeout: c.metadata?.nbrun?.timeout ?? timeoutS } };
   const started = Date.now();
   const run = await runNotebook(path, nb, { leakCheck: leakCheck && nb.metadata.nbrun?.leakCheck !== false });
@@ -71,7 +67,8 @@ const USAGE = `usage: npm run test:notebooks -- [--no-leak-check] [--timeout S] 
   (node --import tsx tools/nbrun.ts check|update …)   without notebooks: every notebooks/*.ipynb
   --no-leak-check  check: skip the leak check (tensors no variable holds, growth on a second run)
   --keep-ignored   update: ignore-output cells that have outputs keep them (a full training run's)
-  --timeout S      per-cell timeout in seconds (default ${DEFAULT_CELL_TIMEOUT_S}; a cell's metadata.nbrun.timeout wins)`;
+  --timeout S      per-cell timeout in seconds (default ${DEFAULT_CELL_TIMEOUT_S}, at most ${MAX_CELL_TIMEOUT_S} = 24 h; a
+                   cell's metadata.nbrun.timeout, within the same bounds, wins)`;
 
 async function main(argv: string[]): Promise<number> {
   const [mode, ...rest] = argv;
@@ -86,17 +83,15 @@ async function main(argv: string[]): Promise<number> {
   let timeoutS: number | undefined;
   if (values.timeout !== undefined) {
     timeoutS = Number(values.timeout);
-    if (!(timeoutS > 0)) throw new UsageError(`--timeout needs a number of seconds > 0 (default ${DEFAULT_CELL_TIMEOUT_S}), got "${values.timeout}"`);
-    // setTimeout fires at once for delays above 2^31-1 ms, which would fail every cell immediately.
-    if (timeoutS * 1000 > MAX_TIMER_MS) {
-      throw new UsageError(`--timeout must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (about 24.8 days, the longest a timer can wait), got ${values.timeout}`);
-    }
+    const why = timeoutProblem(timeoutS, `"${values.timeout}"`);
+    if (why) throw new UsageError(`--timeout: ${why} (default ${DEFAULT_CELL_TIMEOUT_S})`);
   }
   if (mode === "check") process.env.CNN_QUICK ??= "1";
+  const notebooks = listNotebooks(paths).map((path) => ({ path, nb: readNotebook(path) })); // a malformed one fails before any run
   const all: string[] = [];
-  for (const path of listNotebooks(paths)) {
+  for (const { path, nb } of notebooks) {
     try {
-      all.push(...(await processNotebook(path, mode, { leakCheck, keepIgnored, timeoutS })));
+      all.push(...(await processNotebook(path, nb, mode, { leakCheck, keepIgnored, timeoutS })));
     } catch (e) {
       if (e instanceof KernelStartError) { console.error(`error: ${e.message}`); return 1; } // the same for every notebook
       all.push(`✗ ${path}: ${(e as Error).message}`);
