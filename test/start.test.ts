@@ -98,6 +98,25 @@ test("--execute re-executes through the kernel with CNN_QUICK=1, a progress line
   }
 });
 
+test("--execute exits non-zero when a notebook fails, naming it and the cell; the book is still written", async () => {
+  const failing = join(dir, "fails.ipynb");
+  writeNotebook(failing, {
+    nbformat: 4, nbformat_minor: 5, metadata: {},
+    cells: [
+      { id: "a", cell_type: "code", metadata: {}, execution_count: 1, outputs: [], source: 'console.log("first");' },
+      { id: "b", cell_type: "code", metadata: {}, execution_count: 2, outputs: [], source: 'throw new Error("the filter shape is wrong");' },
+    ],
+  });
+  const lines: string[] = [];
+  const errors: string[] = [];
+  const outDir = join(dir, "failing");
+  const code = await start(["--execute"], { notebooks: [demoNotebook("passes"), failing], outDir, log: (l) => lines.push(l), error: (l) => errors.push(l) });
+  assert.equal(code, 1, lines.join("\n"));
+  assert.equal(errors.join("\n"), "\n1 notebook(s) failed to execute (their pages end at the failing cell):\n  ✗ fails: cell 2: cell raised an error (status error)");
+  assert.match(readFileSync(join(outDir, "fails.html"), "utf8"), /execution stopped here/);
+  assert.ok(existsSync(join(outDir, "passes.html")) && existsSync(join(outDir, "index.html")));
+});
+
 test("--execute keeps a CNN_QUICK the user set", async () => {
   const saved = process.env.CNN_QUICK;
   process.env.CNN_QUICK = "0";

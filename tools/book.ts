@@ -71,10 +71,15 @@ export interface BookOptions {
   run?: typeof runNotebook;
   /** The model of the drawing page; default the shipped one, data/lecture-cnn. */
   modelDir?: string;
+  /** Told of each notebook whose re-execution failed (its page ends at the failing cell). */
+  onFailed?: (name: string, why: string) => void;
 }
 
-/** Replaces the notebook's outputs with a fresh run's; a failed run ends the page with a note at the failing cell. */
-async function execute(path: string, nb: Notebook, name: string, run: typeof runNotebook, log: (line: string) => void): Promise<void> {
+/**
+ * Replaces the notebook's outputs with a fresh run's; a failed run ends the page with a note at the failing cell.
+ * Returns why the run failed, if it did.
+ */
+async function execute(path: string, nb: Notebook, name: string, run: typeof runNotebook, log: (line: string) => void): Promise<string | undefined> {
   const code = nb.cells.filter((c) => c.cell_type === "code" && !tags(c).includes("skip-execution")).length;
   const started = Date.now();
   let done = 0;
@@ -88,9 +93,11 @@ async function execute(path: string, nb: Notebook, name: string, run: typeof run
     const at = nb.cells.indexOf(failed.cell);
     nb.cells.splice(at + 1, 0, { id: "failed", cell_type: "markdown", metadata: {}, source: `> **이 셀에서 실행이 멈췄습니다 (execution stopped here):** ${failed.failure}` });
     nb.cells = nb.cells.slice(0, at + 2);
-  } else {
-    log(`  ${name}: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    return `cell ${failed.index + 1}: ${failed.failure}`;
   }
+  if (result.failures.length) return result.failures.join("; ");
+  log(`  ${name}: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return undefined;
 }
 
 const DRAW_LINK = `<a href="${DRAW_PAGE}">✎ 숫자를 그려 CNN에게 물어보기 (draw a digit)</a>`;
@@ -105,7 +112,8 @@ export async function buildBook(paths: string[], outDir: string, opts: BookOptio
   for (const { path, nb, name } of nbs) {
     if (opts.execute) {
       log(`executing ${name} …`);
-      await execute(path, nb, name, run, log);
+      const why = await execute(path, nb, name, run, log);
+      if (why) opts.onFailed?.(name, why);
     }
     const title = notebookTitle(nb, name);
     entries.push({ file: `${name}.html`, title });

@@ -49,6 +49,7 @@ export interface StartDeps {
   notebooks: string[];
   outDir: string;
   log: (line: string) => void;
+  error: (line: string) => void;
 }
 
 export async function start(argv: string[], deps: Partial<StartDeps> = {}): Promise<number> {
@@ -66,10 +67,15 @@ export async function start(argv: string[], deps: Partial<StartDeps> = {}): Prom
   } else {
     log("writing the book from the notebooks' committed outputs (nothing is executed; `npm start -- --execute` re-executes them) …");
   }
-  const index = await buildBook(deps.notebooks ?? listNotebooks([]), deps.outDir ?? join(PROJECT_ROOT, "book"), { execute, log, run: deps.run });
+  const failed: string[] = [];
+  const onFailed = (name: string, why: string) => failed.push(`${name}: ${why}`);
+  const index = await buildBook(deps.notebooks ?? listNotebooks([]), deps.outDir ?? join(PROJECT_ROOT, "book"), { execute, log, run: deps.run, onFailed });
   log(`\nbook written ${execute ? "from a fresh run" : "from the committed outputs"}: ${index} (open it in a browser)`);
   log(`draw a digit and see the CNN's answer: ${join(dirname(index), DRAW_PAGE)} (works offline from file://, no server)`);
-  return 0;
+  if (!failed.length) return 0;
+  // The book shows where each run stopped; the exit status tells a script (or CI) that the run failed.
+  (deps.error ?? console.error)(`\n${failed.length} notebook(s) failed to execute (their pages end at the failing cell):\n${failed.map((f) => `  ✗ ${f}`).join("\n")}`);
+  return 1;
 }
 
 if (require.main === module) runCli((argv) => start(argv), USAGE);
