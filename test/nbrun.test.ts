@@ -360,6 +360,27 @@ test("a kernelspec whose tslab script is gone (project moved, Node switched): a 
   assert.deepEqual(readdirSync(tmp), [], "no temp folder left behind");
 });
 
+test("a kernelspec that is not JSON, or whose argv is not [node, script, …], is named as such (not \"not found\", not \"undefined does not exist\")", async () => {
+  const specDir = mkdtempSync(join(dir, "badspec-"));
+  const kernelspec = join(specDir, "kernel.json");
+  const cases: [string, string][] = [
+    ['{"argv": [', "not valid JSON (corrupt or truncated: "],
+    ['{"argv": []}', 'expected "argv" to be a list of strings [node, tslab script, …], got []; `npm install` rewrites it'],
+    ['{"display_name": "TypeScript"}', 'expected "argv" to be a list of strings [node, tslab script, …], got none; `npm install` rewrites it'],
+    ['{"argv": ["node", 3]}', 'expected "argv" to be a list of strings [node, tslab script, …], got ["node",3]; `npm install` rewrites it'],
+  ];
+  for (const [content, why] of cases) {
+    writeFileSync(kernelspec, content);
+    const err = await Kernel.start(dir, { kernelspec }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof KernelStartError, String(err));
+    assert.ok(err.message.startsWith(`cannot start the tslab kernel (kernelspec ${kernelspec}): ${why}`), err.message);
+    assert.doesNotMatch(err.message, /\n/, "one line");
+  }
+  const missing = join(specDir, "none.json");
+  const err = await Kernel.start(dir, { kernelspec: missing }).then(() => undefined, (e: unknown) => e);
+  assert.equal((err as Error).message, `tslab kernelspec not found at ${missing}: run \`npm install\` (it writes the kernelspec)`);
+});
+
 test("signatures: the right one is accepted; a wrong one, or one of another length, is rejected", () => {
   const parts = ['{"msg_id":"1"}', "{}", "{}", '{"code":"1"}'];
   const good = sign("k", parts);

@@ -7,6 +7,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zmq from "zeromq";
+import { fsError } from "cnn-lab/dist/fs-errors";
 import { PROJECT_ROOT } from "../user-path";
 import type { Output } from "./notebook";
 
@@ -48,18 +49,31 @@ export async function freePorts(n: number): Promise<number[]> {
 }
 
 function kernelArgv(kernelspec: string, connectionFile: string): string[] {
-  let spec: { argv: string[] };
+  const cannot = `cannot start the tslab kernel (kernelspec ${kernelspec})`;
+  const REWRITE = "`npm install` rewrites it";
+  let raw: string;
   try {
-    spec = JSON.parse(readFileSync(kernelspec, "utf8"));
-  } catch {
-    throw new KernelStartError(`tslab kernelspec not found at ${kernelspec}: run \`npm install\` (it writes the kernelspec)`);
+    raw = readFileSync(kernelspec, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new KernelStartError(`tslab kernelspec not found at ${kernelspec}: run \`npm install\` (it writes the kernelspec)`);
+    throw new KernelStartError(`${fsError(e, cannot).message}; ${REWRITE}`);
+  }
+  let spec: { argv?: unknown };
+  try {
+    spec = JSON.parse(raw);
+  } catch (e) {
+    throw new KernelStartError(`${cannot}: not valid JSON (corrupt or truncated: ${(e as Error).message}); ${REWRITE}`);
+  }
+  const argv = (spec as { argv?: unknown } | null)?.argv;
+  if (!Array.isArray(argv) || argv.length < 2 || !argv.every((a) => typeof a === "string" && a !== "")) {
+    throw new KernelStartError(`${cannot}: expected "argv" to be a list of strings [node, tslab script, …], got ${JSON.stringify(argv) ?? "none"}; ${REWRITE}`);
   }
   // The spec names the Node that ran `npm install` (Jupyter needs a full path); the runner starts the kernel on its
   // own Node instead, so `npm test` under another Node (a newer LTS in CI, an nvm switch) tests that one.
-  const [, script, ...args] = spec.argv;
+  const [, script, ...args] = argv as string[];
   // The kernel script moves with the project (a moved or re-cloned checkout): say so in one line, not a stack trace.
-  if (!script || (!script.startsWith("-") && !existsSync(script))) {
-    throw new KernelStartError(`cannot start the tslab kernel (kernelspec ${kernelspec}): ${script} does not exist (after moving the project or switching Node versions, \`npm install\` rewrites the kernelspec)`);
+  if (!script.startsWith("-") && !existsSync(script)) {
+    throw new KernelStartError(`${cannot}: ${script} does not exist (after moving the project or switching Node versions, \`npm install\` rewrites the kernelspec)`);
   }
   return [process.execPath, script, ...args.map((a) => a.replace("{connection_file}", connectionFile))];
 }
