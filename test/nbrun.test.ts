@@ -256,6 +256,24 @@ test("sanitizers normalise only timings, addresses, stack frames, the project pa
   assert.equal(lineDiff("a\nb", "a\nc"), "  a\n- b\n+ c");
 });
 
+test("the line diff is bounded: 25,000 changed lines in a 64 MB heap, the first differing lines shown, the rest counted", () => {
+  // Before: a full LCS table, quadratic (10,000 lines took 901 MB; 25,000 ran out of heap, exit 134).
+  const script = `const { lineDiff } = require(${JSON.stringify(join(root, "tools", "jupyter", "compare.ts"))});
+const lines = (v) => Array.from({ length: 25000 }, (_, i) => "loss " + i + " " + v).join("\\n");
+process.stdout.write(lineDiff(lines("0.25"), lines("0.26")));`;
+  const r = spawnSync(process.execPath, ["--max-old-space-size=64", "--import", "tsx", "-e", script], { encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr.slice(0, 2000));
+  const out = r.stdout.split("\n");
+  assert.deepEqual(out.slice(0, 4), ["- loss 0 0.25", "+ loss 0 0.26", "- loss 1 0.25", "+ loss 1 0.26"]);
+  assert.equal(out.length, 201);
+  assert.equal(out[200], "… and 49800 more changed lines (stored: 25000 lines, new: 25000 lines)");
+  // Within the table's bound the diff is still the shortest one, with context around a change.
+  const base = Array.from({ length: 20 }, (_, i) => `l${i}`);
+  const changed = [...base.slice(0, 10), "X", ...base.slice(11), "new"];
+  assert.equal(lineDiff(base.join("\n"), changed.join("\n")),
+    ["  … 7 equal lines …", "  l7", "  l8", "  l9", "- l10", "+ X", "  l11", "  l12", "  l13", "  … 3 equal lines …", "  l17", "  l18", "  l19", "+ new"].join("\n"));
+});
+
 test("images compare by decoded size and pixel tolerance, not bytes", () => {
   const png = (fill: string, w = 20, h = 10) => {
     const c = createCanvas(w, h);

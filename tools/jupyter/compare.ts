@@ -47,25 +47,96 @@ export function compareImages(expected: string, actual: string): string | undefi
     : undefined;
 }
 
-/** A readable line diff (LCS), "-" for stored lines, "+" for new ones. */
-export function lineDiff(expected: string, actual: string): string {
-  const a = expected.split("\n");
-  const b = actual.split("\n");
-  const lcs = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+/** The LCS table's size limit (lines × lines of the part that differs): 4M cells of 4 bytes, 16 MB. */
+export const MAX_LCS_CELLS = 4_000_000;
+/** Changed lines shown at most; the rest are counted. */
+export const MAX_DIFF_LINES = 200;
+/** Equal lines shown around a change; longer equal runs are summarised. */
+const CONTEXT = 3;
+
+type Op = [" " | "-" | "+", string];
+
+/** A shortest edit of a into b by their longest common subsequence; memory a.length × b.length (kept within MAX_LCS_CELLS). */
+function lcsOps(a: string[], b: string[]): Op[] {
+  const w = b.length + 1;
+  const lcs = new Uint32Array((a.length + 1) * w);
   for (let i = a.length - 1; i >= 0; i--) {
     for (let j = b.length - 1; j >= 0; j--) {
-      lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+      lcs[i * w + j] = a[i] === b[j] ? lcs[(i + 1) * w + j + 1] + 1 : Math.max(lcs[(i + 1) * w + j], lcs[i * w + j + 1]);
     }
   }
-  const out: string[] = [];
+  const ops: Op[] = [];
   let i = 0;
   let j = 0;
   while (i < a.length || j < b.length) {
-    if (i < a.length && j < b.length && a[i] === b[j]) { out.push(`  ${a[i]}`); i++; j++; }
-    else if (i < a.length && (j === b.length || lcs[i + 1][j] >= lcs[i][j + 1])) out.push(`- ${a[i++]}`);
-    else out.push(`+ ${b[j++]}`);
+    if (i < a.length && j < b.length && a[i] === b[j]) { ops.push([" ", a[i++]]); j++; }
+    else if (i < a.length && (j === b.length || lcs[(i + 1) * w + j] >= lcs[i * w + j + 1])) ops.push(["-", a[i++]]);
+    else ops.push(["+", b[j++]]);
+  }
+  return ops;
+}
+
+/** Too large for an LCS table: line i of a against line i of b, which still shows the first lines that differ. */
+function pairedOps(a: string[], b: string[]): Op[] {
+  const ops: Op[] = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (i < a.length && i < b.length && a[i] === b[i]) { ops.push([" ", a[i]]); continue; }
+    if (i < a.length) ops.push(["-", a[i]]);
+    if (i < b.length) ops.push(["+", b[i]]);
+  }
+  return ops;
+}
+
+/**
+ * A readable line diff, "-" for stored lines, "+" for new ones, a few equal lines of context around each change.
+ * Bounded: the equal head and tail are set aside first, the LCS table is used only up to MAX_LCS_CELLS (a pairing
+ * by position beyond: 10,000 changed lines took 901 MB as a full table), and at most MAX_DIFF_LINES changed lines
+ * are listed.
+ */
+export function lineDiff(expected: string, actual: string): string {
+  const a = expected.split("\n");
+  const b = actual.split("\n");
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  const x = a.slice(head, a.length - tail);
+  const y = b.slice(head, b.length - tail);
+  const middle = (x.length + 1) * (y.length + 1) <= MAX_LCS_CELLS ? lcsOps(x, y) : pairedOps(x, y);
+  const ops: Op[] = [...a.slice(0, head).map((l): Op => [" ", l]), ...middle, ...a.slice(a.length - tail).map((l): Op => [" ", l])];
+  const out: string[] = [];
+  let changed = 0;
+  for (let k = 0; k < ops.length; ) {
+    if (ops[k][0] !== " ") {
+      if (++changed > MAX_DIFF_LINES) {
+        const rest = ops.slice(k).filter((o) => o[0] !== " ").length;
+        out.push(`… and ${rest} more changed lines (stored: ${a.length} lines, new: ${b.length} lines)`);
+        break;
+      }
+      out.push(`${ops[k][0]} ${ops[k][1]}`);
+      k++;
+      continue;
+    }
+    let end = k;
+    while (end < ops.length && ops[end][0] === " ") end++;
+    const before = k === 0 ? 0 : CONTEXT; // context after the previous change
+    const after = end === ops.length ? 0 : CONTEXT; // context before the next one
+    if (end - k > before + after + 1) {
+      for (let i = k; i < k + before; i++) out.push(`  ${ops[i][1]}`);
+      out.push(`  … ${end - k - before - after} equal lines …`);
+      for (let i = end - after; i < end; i++) out.push(`  ${ops[i][1]}`);
+    } else {
+      for (let i = k; i < end; i++) out.push(`  ${ops[i][1]}`);
+    }
+    k = end;
   }
   return out.join("\n");
+}
+
+/** At most MAX_DIFF_LINES lines of `s`, the rest counted. */
+function firstLines(s: string): string {
+  const lines = s.split("\n");
+  return lines.length <= MAX_DIFF_LINES ? s : `${lines.slice(0, MAX_DIFF_LINES).join("\n")}\n… and ${lines.length - MAX_DIFF_LINES} more lines`;
 }
 
 function describe(o: Output): string {
@@ -97,7 +168,7 @@ export function compareOutputs(expected: Output[], actual: Output[], root: strin
     const e = expected[i];
     const a = actual[i];
     if (!e || !a) {
-      problems.push(e ? `output ${i + 1} (${describe(e)}) is missing` : `unexpected new output ${i + 1} (${describe(a)}):\n${a.output_type === "stream" ? a.text : ""}`);
+      problems.push(e ? `output ${i + 1} (${describe(e)}) is missing` : `unexpected new output ${i + 1} (${describe(a)}):\n${a.output_type === "stream" ? firstLines(a.text) : ""}`);
       continue;
     }
     if (describe(e) !== describe(a)) {
