@@ -212,6 +212,19 @@ test("a malformed notebook is an error naming the file, the cell and what was ex
   }
 });
 
+test("a cell printing without end is stopped at 64 MiB of output with a clear error, its kernel stopped (not a stall until the timeout)", async () => {
+  const marker = join(dir, "flood.json");
+  // Before: the runner joined it all into one string, past V8's limit (600 MiB), then waited for the cell's timeout.
+  const path = notebook("flood", [{ source: `require("node:fs").writeFileSync(${JSON.stringify(marker)}, String(process.pid));
+const chunk = "x".repeat(2 ** 20 - 1) + "\\n";
+for (;;) { process.stdout.write(chunk); await new Promise((r) => setImmediate(r)); }`, timeout: 90 }], false);
+  const r = nbrun("check", path);
+  assert.equal(r.code, 1, r.out.slice(0, 2000));
+  assert.match(r.out, /flood\.ipynb, cell 1\n/);
+  assert.ok(r.out.includes("cell printed more than 64 MiB of output (stdout, stderr and displays); the run was stopped"), r.out.slice(0, 2000));
+  assert.deepEqual(await survivors([Number(readFileSync(marker, "utf8"))]), [], "the kernel is stopped");
+});
+
 test("a dead kernel is reported", () => {
   const path = notebook("dies", [{ source: "process.exit(3);" }]);
   const r = nbrun("check", path);

@@ -2,7 +2,7 @@
 // Cell tags: "skip-execution" (not run, stored outputs kept), "raises-exception" (must fail),
 // "ignore-output" (run, outputs not compared). metadata.nbrun.timeout sets a cell's timeout in seconds.
 import { dirname, join, resolve } from "node:path";
-import { CellTimeout, ExecuteResult, Kernel, KernelDied, PROJECT_ROOT } from "./kernel";
+import { CellOutputTooLarge, CellTimeout, ExecuteResult, Kernel, KernelDied, PROJECT_ROOT } from "./kernel";
 import { Cell, Notebook, Output, tags, text } from "./notebook";
 
 export const DEFAULT_CELL_TIMEOUT_S = 120;
@@ -50,7 +50,7 @@ async function runCell(kernel: Kernel, index: number, cell: Cell): Promise<CellR
     if (result.status === "ok" && t.includes("raises-exception")) failure = "cell is tagged raises-exception but ran without error";
     return { index, cell, result, failure };
   } catch (e) {
-    if (e instanceof CellTimeout || e instanceof KernelDied) return { index, cell, failure: e.message };
+    if (e instanceof CellTimeout || e instanceof KernelDied || e instanceof CellOutputTooLarge) return { index, cell, failure: e.message };
     throw e;
   }
 }

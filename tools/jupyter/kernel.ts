@@ -21,7 +21,16 @@ interface Message {
   parent_header: { msg_id?: string; [k: string]: unknown };
   metadata: Record<string, unknown>;
   content: any;
+  /** The content frame's size in bytes; a frame over MAX_CELL_OUTPUT_BYTES is not parsed (content is then {}). */
+  bytes: number;
 }
+
+/**
+ * What one cell may leave in its outputs (stdout, stderr, displays; JSON bytes as the kernel sends them): 64 MiB.
+ * Beyond it the run is stopped: 600 MiB of printing grew a string past V8's limit and stalled the runner until
+ * the cell's timeout, and a notebook file holding it would be unreadable anyway.
+ */
+export const MAX_CELL_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 export interface ExecuteResult {
   status: "ok" | "error" | "abort" | "aborted";
@@ -34,6 +43,7 @@ export class KernelDied extends Error {}
 /** The kernel could not be started: every notebook would fail the same way. The message is one line. */
 export class KernelStartError extends Error {}
 export class CellTimeout extends Error {}
+export class CellOutputTooLarge extends Error {}
 
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
@@ -98,14 +108,14 @@ function stopKernelsWithProcess(): void {
 }
 
 /** The Jupyter message signature: HMAC-SHA256 over header, parent header, metadata and content, hex. */
-export function sign(key: string, parts: string[]): string {
+export function sign(key: string, parts: (string | Buffer)[]): string {
   const h = createHmac("sha256", key);
   for (const p of parts) h.update(p);
   return h.digest("hex");
 }
 
 /** Constant-time check of a received signature (a timing difference must not reveal how much of it matched). */
-export function verifySignature(key: string, signature: string, parts: string[]): boolean {
+export function verifySignature(key: string, signature: string, parts: (string | Buffer)[]): boolean {
   const want = Buffer.from(sign(key, parts));
   const got = Buffer.from(signature);
   return got.length === want.length && timingSafeEqual(got, want);
@@ -159,7 +169,7 @@ export class Kernel {
       proc.stderr!.on("data", (d) => { kernel.processStderr = (kernel.processStderr + d).slice(-8000); });
       const died = (why: string) => {
         kernel.dead ??= why;
-        for (const w of kernel.waiters.values()) w({ header: { msg_id: "", msg_type: "__dead__" }, parent_header: {}, metadata: {}, content: {} });
+        for (const w of kernel.waiters.values()) w({ header: { msg_id: "", msg_type: "__dead__" }, parent_header: {}, metadata: {}, content: {}, bytes: 0 });
       };
       // A kernelspec whose node binary is gone (Node switched since `npm install`): spawn fails with ENOENT.
       proc.on("error", (e: NodeJS.ErrnoException) => died(e.code === "ENOENT"
@@ -195,14 +205,15 @@ export class Kernel {
   private async pump(sock: zmq.Dealer | zmq.Subscriber): Promise<void> {
     try {
       for await (const frames of sock) {
-        const strs = frames.map((f) => f.toString("utf8"));
-        const i = strs.indexOf(DELIM);
-        if (i < 0) continue;
-        const [sig, header, parent, metadata, content] = strs.slice(i + 1, i + 6);
-        if (!verifySignature(this.key, sig, [header, parent, metadata, content])) continue; // not from our kernel
+        // Frames stay bytes until checked: a huge content frame is never made into one string.
+        const i = frames.findIndex((f) => f.length === DELIM.length && f.toString("utf8") === DELIM);
+        if (i < 0 || frames.length < i + 6) continue;
+        const [sig, header, parent, metadata, content] = frames.slice(i + 1, i + 6);
+        if (!verifySignature(this.key, sig.toString("utf8"), [header, parent, metadata, content])) continue; // not from our kernel
+        const bytes = content.length;
         const msg: Message = {
-          header: JSON.parse(header), parent_header: JSON.parse(parent),
-          metadata: JSON.parse(metadata), content: JSON.parse(content),
+          header: JSON.parse(header.toString("utf8")), parent_header: JSON.parse(parent.toString("utf8")),
+          metadata: JSON.parse(metadata.toString("utf8")), content: bytes > MAX_CELL_OUTPUT_BYTES ? {} : JSON.parse(content.toString("utf8")), bytes,
         };
         const w = msg.parent_header.msg_id && this.waiters.get(msg.parent_header.msg_id);
         if (w) w(msg);
@@ -259,7 +270,8 @@ export class Kernel {
     const wait = this.lastErrorAt + 300 - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const outputs: Output[] = [];
-    const displays = new Map<string, Output>();
+    const displays = new Map<string, { out: Output; bytes: number }>();
+    let held = 0; // bytes of what `outputs` holds now (an updated display replaces, clear_output empties)
     let stderr = "";
     let status: ExecuteResult["status"] | undefined;
     let idle = false;
@@ -271,6 +283,19 @@ export class Kernel {
         const timer = setTimeout(() => fail(new CellTimeout(`cell did not finish within ${timeoutMs / 1000} s`)), timeoutMs);
         this.waiters.set(msgId, (m) => {
           const c = m.content;
+          const kept = ["stream", "display_data", "execute_result", "error"].includes(m.header.msg_type);
+          const replaced = m.header.msg_type === "update_display_data" ? displays.get(c.transient?.display_id) : undefined;
+          const grow = kept ? m.bytes : replaced ? m.bytes - replaced.bytes : 0;
+          if (held + grow > MAX_CELL_OUTPUT_BYTES || m.bytes > MAX_CELL_OUTPUT_BYTES) {
+            clearTimeout(timer);
+            const why = `cell printed more than ${MAX_CELL_OUTPUT_BYTES / 2 ** 20} MiB of output (stdout, stderr and displays); the run was stopped ` +
+              "(print a summary instead: the runner and the notebook file must hold all of it)";
+            this.dead = why;
+            this.kill(); // it may still be printing: no graceful shutdown
+            fail(new CellOutputTooLarge(why));
+            return;
+          }
+          held += grow;
           switch (m.header.msg_type) {
             case "__dead__": clearTimeout(timer); fail(new KernelDied(`${this.dead} while running the cell`)); return;
             case "execute_reply":
@@ -288,16 +313,16 @@ export class Kernel {
                 ? { output_type: "display_data", data: c.data, metadata: c.metadata ?? {} }
                 : { output_type: "execute_result", data: c.data, metadata: c.metadata ?? {}, execution_count: c.execution_count ?? null };
               const id = c.transient?.display_id;
-              if (id) displays.set(id, out);
+              if (id) displays.set(id, { out, bytes: m.bytes });
               outputs.push(out);
               break;
             }
             case "update_display_data": {
-              const out = displays.get(c.transient?.display_id);
-              if (out && "data" in out) { out.data = c.data; out.metadata = c.metadata ?? {}; }
+              const out = replaced?.out;
+              if (replaced && out && "data" in out) { out.data = c.data; out.metadata = c.metadata ?? {}; replaced.bytes = m.bytes; }
               break;
             }
-            case "clear_output": outputs.length = 0; break;
+            case "clear_output": outputs.length = 0; displays.clear(); held = 0; break;
             case "error":
               outputs.push({ output_type: "error", ename: c.ename, evalue: c.evalue, traceback: c.traceback ?? [] });
               break;
