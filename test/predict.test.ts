@@ -64,6 +64,13 @@ test("a valid 60000x60000 PNG is refused as too large from its header, with its 
   await assert.rejects(predictFile(file), { message: `${file} is 60000x60000 pixels, too large: expected at most 8192x8192` });
 });
 
+test("an image file larger than any allowed picture is refused by its size, before it is read", async () => {
+  const file = path.join(tmpRoot, "huge.bmp");
+  fs.writeFileSync(file, "BM");
+  fs.truncateSync(file, 3 * 2 ** 30); // sparse: no disk used; node cannot read a file over 2 GiB into one buffer
+  await assert.rejects(predictFile(file), { message: `${file} is ${3 * 2 ** 30} bytes, too large: expected at most ${2 ** 30} bytes (1024 MiB)` });
+});
+
 test("an image path that is a FIFO, a folder or a loop of links is named for what it is", async () => {
   const fifo = path.join(tmpRoot, "fifo.png");
   execFileSync("mkfifo", [fifo]);

@@ -11,7 +11,7 @@ import { imageHeader } from "./image-file";
 import { loadImage, createCanvas } from "@napi-rs/canvas";
 import {
   tf, BACKENDS, BackendName, setupBackend, loadCheckpoint, latestCheckpoint, preprocessDigit, rgbaToGray, MAX_SIDE,
-  assertLogitsModel, assertFiniteWeights, assertFiniteOutputs, SHIPPED_MODEL_DIR, readProvenance, regularFile, statIfExists,
+  assertLogitsModel, assertFiniteWeights, assertFiniteOutputs, SHIPPED_MODEL_DIR, readProvenance, regularFile, statIfExists, kindOf,
 } from "cnn-lab";
 
 const USAGE = `usage: npm run predict -- IMAGE [--model DIR] [--backend ${BACKENDS.join("|")}]
@@ -34,6 +34,8 @@ function parse(argv: string[]): { image: string; model: string; backend?: Backen
   };
 }
 
+const MAX_FILE_BYTES = 2 ** 30;
+
 /** Decodes the file to gray pixels; refuses what is not a whole image or is too large to decode safely. */
 async function readGray(file: string): Promise<{ gray: Float32Array; width: number; height: number }> {
   const formats = "PNG, JPEG, WebP, GIF or BMP";
@@ -44,6 +46,8 @@ async function readGray(file: string): Promise<{ gray: Float32Array; width: numb
     throw new UsageError(`image ${(e as Error).message}`);
   }
   if (!st) throw new UsageError(`image ${file} does not exist`);
+  // The largest picture allowed, MAX_SIDE² pixels of 4 bytes uncompressed, is 256 MiB.
+  if (st.size > MAX_FILE_BYTES) throw new UsageError(`${file} is ${st.size} bytes, too large: expected at most ${MAX_FILE_BYTES} bytes (${MAX_FILE_BYTES / 2 ** 20} MiB)`);
   const bytes = fs.readFileSync(file);
   let header;
   try {
@@ -104,7 +108,7 @@ export async function predictFile(image: string, modelDir: string = SHIPPED_MODE
       : `model folder ${modelDir} does not exist: train one with \`npm run train -- --out ${modelDir}\` or pass --model DIR`);
   }
   if (!modelStat.isDirectory()) {
-    throw new UsageError(`--model ${modelDir} is a file: expected a checkpoint folder (with model.json) or a training --out folder`);
+    throw new UsageError(`--model ${modelDir} is ${kindOf(modelStat)}: expected a checkpoint folder (with model.json) or a training --out folder`);
   }
   const dir = latestCheckpoint(modelDir);
   if (!dir) throw new UsageError(`${modelDir} holds no checkpoint (expected model.json, or epoch-NNN/ folders from npm run train)`);
