@@ -121,11 +121,16 @@ function webp(b: Uint8Array): ImageHeader {
   throw new IncompleteImage(`the WebP file has an unknown first chunk "${chunk}" (corrupt)`);
 }
 
-/** GIF: header, colour table, then blocks of sub-blocks up to the trailer byte 0x3B. */
+/**
+ * GIF: header, colour table, then blocks of sub-blocks up to the trailer byte 0x3B. Some writers leave the trailer
+ * out (Python's IDLE icons); decoders show those, so a file that ends right after a whole image passes too.
+ */
 function gif(b: Uint8Array): ImageHeader {
   const colourTable = (flags: number) => (flags & 0x80 ? 3 << ((flags & 7) + 1) : 0);
   const end = () => cut("GIF", b, "before its trailer (0x3B)");
+  const header: ImageHeader = { format: "GIF", width: u16le(b, 6), height: u16le(b, 8) };
   let at = 13 + colourTable(b[10]);
+  let image = false;
   const subBlocks = () => {
     for (;;) {
       if (at >= b.length) throw end();
@@ -135,9 +140,10 @@ function gif(b: Uint8Array): ImageHeader {
     }
   };
   for (;;) {
+    if (at === b.length && image) return header;
     if (at >= b.length) throw end();
     const block = b[at++];
-    if (block === 0x3b) return { format: "GIF", width: u16le(b, 6), height: u16le(b, 8) };
+    if (block === 0x3b) return header;
     if (block === 0x21) {
       at++; // the extension's label
       subBlocks();
@@ -145,6 +151,7 @@ function gif(b: Uint8Array): ImageHeader {
       if (at + 10 > b.length) throw end();
       at += 9 + colourTable(b[at + 8]) + 1; // descriptor, local colour table, LZW code size
       subBlocks();
+      image = true;
     } else {
       throw new IncompleteImage(`the GIF file has an unknown block 0x${block.toString(16)} at byte ${at - 1} (corrupt)`);
     }
