@@ -119,7 +119,7 @@ async function savedSmall(): Promise<string> {
   return dir;
 }
 
-async function refused(dir: string, pattern: RegExp): Promise<void> {
+async function refused(dir: string, pattern: RegExp | { message: string }): Promise<void> {
   const n = tf.memory().numTensors;
   await assert.rejects(loadCheckpoint(dir), pattern);
   assert.equal(tf.memory().numTensors, n, "a refused checkpoint must not leave tensors behind");
@@ -165,6 +165,24 @@ test("missing or broken files are refused with what is wrong", async () => {
   j.modelTopology.config.layers[0].class_name = "NoSuchLayer";
   fs.writeFileSync(json2, JSON.stringify(j));
   await refused(dir, /cannot build the model from it/);
+});
+
+test("a weight file or model.json that is not a regular file is refused, naming the path and what is there", async () => {
+  const dir = await savedSmall();
+  const bin = path.join(dir, "weights.bin");
+  const where = `checkpoint ${dir}`;
+  fs.rmSync(bin);
+  fs.mkdirSync(bin);
+  await refused(dir, { message: `${bin}: is a folder, expected a weight file of ${where}` });
+  fs.rmSync(bin, { recursive: true });
+  fs.symlinkSync("loop.bin", bin);
+  fs.symlinkSync("weights.bin", path.join(dir, "loop.bin"));
+  await refused(dir, { message: `${bin}: cannot read a weight file of ${where}: it is a loop of symbolic links (ELOOP)` });
+  const json = path.join(dir, "model.json");
+  fs.rmSync(json);
+  fs.mkdirSync(json);
+  await refused(dir, { message: `${json}: is a folder, expected the model.json of ${where}` });
+  // A FIFO is checked the same way; test/predict.test.ts shows predict no longer waits on one.
 });
 
 test("saving is atomic: a failed save leaves the previous checkpoint intact and no temp folders", async () => {

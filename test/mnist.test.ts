@@ -1,6 +1,7 @@
 // The IDX parser on small files built here byte by byte, every error path of loadMnist, and facts of the real set.
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
@@ -150,6 +151,29 @@ describe("loadMnist on small generated files", () => {
     mkdirSync(path.join(dir, MNIST_FILES.trainLabels));
     await assert.rejects(loadMnist({ dir, verify: false }), {
       message: `${path.join(dir, MNIST_FILES.trainLabels)}: is a folder, expected the IDX file train-labels-idx1-ubyte (or train-labels-idx1-ubyte.gz)`,
+    });
+  });
+
+  test("a FIFO where a file is expected is named as one, and nothing waits for a writer", async () => {
+    const dir = tmp();
+    writeTinySet(dir);
+    const fifo = path.join(dir, MNIST_FILES.testImages);
+    rmSync(fifo);
+    execFileSync("mkfifo", [fifo]);
+    await assert.rejects(loadMnist({ dir, verify: false }), {
+      message: `${fifo}: is a FIFO (named pipe), expected the IDX file t10k-images-idx3-ubyte (or t10k-images-idx3-ubyte.gz)`,
+    });
+  });
+
+  test("a loop of symbolic links is called one, not a missing file", async () => {
+    const dir = tmp();
+    writeTinySet(dir);
+    const file = path.join(dir, MNIST_FILES.trainImages);
+    rmSync(file);
+    symlinkSync("loop", file);
+    symlinkSync(MNIST_FILES.trainImages, path.join(dir, "loop"));
+    await assert.rejects(loadMnist({ dir, verify: false }), {
+      message: `${file}: cannot read the IDX file train-images-idx3-ubyte (or train-images-idx3-ubyte.gz): it is a loop of symbolic links (ELOOP)`,
     });
   });
 

@@ -12,7 +12,9 @@
   const bars = Array.from(document.querySelectorAll("#bars .bar"));
   const maps = Array.from(document.querySelectorAll("#maps canvas")).map((c) => c.getContext("2d"));
   const body = document.body;
-  let model, conv1, inked = false, inkVersion = 0, drawing = false, last, lastRun = 0, timer;
+  let model, conv1, inked = false, inkVersion = 0, last, lastRun = 0, timer;
+  // The pointer drawing (its pointerId) while it is down: one at a time, so a second finger or the palm adds no stroke.
+  let drawing;
   // Throttle while drawing: the CPU backend needs some tens of ms per prediction.
   const THROTTLE_MS = 120;
 
@@ -102,33 +104,48 @@
     return { x: ((e.clientX - r.left) * pad.width) / r.width, y: ((e.clientY - r.top) * pad.height) / r.height };
   }
 
+  function inkChanged() {
+    inked = true;
+    body.dataset.inkVersion = String(++inkVersion);
+  }
+
   function stroke(to) {
     ctx.beginPath();
     ctx.moveTo(last.x, last.y);
     ctx.lineTo(to.x, to.y);
     ctx.stroke();
     last = to;
-    inked = true;
-    body.dataset.inkVersion = String(++inkVersion);
+    inkChanged();
+  }
+
+  // A tap's dot, as wide as a stroke: stroking a zero-length line draws nothing in Chromium.
+  function dot(at) {
+    ctx.beginPath();
+    ctx.arc(at.x, at.y, ctx.lineWidth / 2, 0, 2 * Math.PI);
+    ctx.fillStyle = ctx.strokeStyle;
+    ctx.fill();
+    inkChanged();
   }
 
   pad.addEventListener("pointerdown", (e) => {
+    // Only the main button draws (a right-button drag opens the menu), and only while no other pointer draws.
+    if (e.button !== 0 || drawing !== undefined) return;
     e.preventDefault();
     pad.setPointerCapture(e.pointerId);
-    drawing = true;
+    drawing = e.pointerId;
     last = point(e);
-    stroke(last); // a tap leaves a dot
+    dot(last);
     schedule();
   });
   pad.addEventListener("pointermove", (e) => {
-    if (!drawing) return;
+    if (e.pointerId !== drawing) return;
     stroke(point(e));
     schedule();
   });
-  for (const type of ["pointerup", "pointercancel"]) {
-    pad.addEventListener(type, () => {
-      if (!drawing) return;
-      drawing = false;
+  for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) {
+    pad.addEventListener(type, (e) => {
+      if (e.pointerId !== drawing) return;
+      drawing = undefined;
       run();
     });
   }

@@ -7,10 +7,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseFlags, runCli, UsageError } from "./cli";
 import { userPath } from "./user-path";
+import { imageHeader } from "./image-file";
 import { loadImage, createCanvas } from "@napi-rs/canvas";
 import {
   tf, BACKENDS, BackendName, setupBackend, loadCheckpoint, latestCheckpoint, preprocessDigit, rgbaToGray, MAX_SIDE,
-  assertLogitsModel, assertFiniteWeights, assertFiniteOutputs, SHIPPED_MODEL_DIR, readProvenance,
+  assertLogitsModel, assertFiniteWeights, assertFiniteOutputs, SHIPPED_MODEL_DIR, readProvenance, regularFile, statIfExists, kindOf,
 } from "cnn-lab";
 
 const USAGE = `usage: npm run predict -- IMAGE [--model DIR] [--backend ${BACKENDS.join("|")}]
@@ -33,19 +34,43 @@ function parse(argv: string[]): { image: string; model: string; backend?: Backen
   };
 }
 
-/** Decodes the file to gray pixels; refuses what is not an image or is too large to decode safely. */
+const MAX_FILE_BYTES = 2 ** 30;
+
+/** Decodes the file to gray pixels; refuses what is not a whole image or is too large to decode safely. */
 async function readGray(file: string): Promise<{ gray: Float32Array; width: number; height: number }> {
-  if (!fs.existsSync(file)) throw new UsageError(`image ${file} does not exist`);
-  if (!fs.statSync(file).isFile()) throw new UsageError(`image ${file} is not a file`);
+  const formats = "PNG, JPEG, WebP, GIF or BMP";
+  let st;
+  try {
+    st = regularFile(file, `a picture of a digit (${formats})`);
+  } catch (e) {
+    throw new UsageError(`image ${(e as Error).message}`);
+  }
+  if (!st) throw new UsageError(`image ${file} does not exist`);
+  // The largest picture allowed, MAX_SIDE² pixels of 4 bytes uncompressed, is 256 MiB.
+  if (st.size > MAX_FILE_BYTES) throw new UsageError(`${file} is ${st.size} bytes, too large: expected at most ${MAX_FILE_BYTES} bytes (${MAX_FILE_BYTES / 2 ** 20} MiB)`);
+  const bytes = fs.readFileSync(file);
+  let header;
+  try {
+    header = imageHeader(bytes);
+  } catch (e) {
+    throw new UsageError(`${file}: ${(e as Error).message}; expected a whole image file`);
+  }
+  const unreadable = `${file} is not an image this tool can read (expected ${formats})`;
+  if (!header) throw new UsageError(unreadable);
+  // From the header, before decoding: the decoder itself calls a very large image "Unsupported image type".
+  const checkSize = (w: number, h: number) => {
+    if (w > MAX_SIDE || h > MAX_SIDE) throw new UsageError(`${file} is ${w}x${h} pixels, too large: expected at most ${MAX_SIDE}x${MAX_SIDE}`);
+  };
+  checkSize(header.width, header.height);
   let img;
   try {
-    img = await loadImage(fs.readFileSync(file));
+    img = await loadImage(bytes);
   } catch (e) {
-    throw new UsageError(`${file} is not an image this tool can read (expected PNG, JPEG, WebP, GIF or BMP): ${(e as Error).message}`);
+    throw new UsageError(`${unreadable}: ${(e as Error).message}`);
   }
   const { width, height } = img;
   if (!(width > 0 && height > 0)) throw new UsageError(`${file} is not an image this tool can read (it decodes to ${width}x${height})`);
-  if (width > MAX_SIDE || height > MAX_SIDE) throw new UsageError(`${file} is ${width}x${height} pixels: expected at most ${MAX_SIDE}x${MAX_SIDE}`);
+  checkSize(width, height);
   const canvas = createCanvas(width, height);
   const ctx = canvas.getContext("2d");
   ctx.drawImage(img, 0, 0);
@@ -71,13 +96,19 @@ export interface Prediction {
 
 /** The CLI's whole path from image file to probabilities (the book's drawing page is tested against it). */
 export async function predictFile(image: string, modelDir: string = SHIPPED_MODEL_DIR, backend?: BackendName): Promise<Prediction> {
-  if (!fs.existsSync(modelDir)) {
+  let modelStat;
+  try {
+    modelStat = statIfExists(modelDir, `--model ${modelDir}: cannot read the model folder`);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (!modelStat) {
     throw new UsageError(modelDir === SHIPPED_MODEL_DIR
       ? `the shipped model ${modelDir} is missing (restore it with git, or pass --model DIR)`
       : `model folder ${modelDir} does not exist: train one with \`npm run train -- --out ${modelDir}\` or pass --model DIR`);
   }
-  if (!fs.statSync(modelDir).isDirectory()) {
-    throw new UsageError(`--model ${modelDir} is a file: expected a checkpoint folder (with model.json) or a training --out folder`);
+  if (!modelStat.isDirectory()) {
+    throw new UsageError(`--model ${modelDir} is ${kindOf(modelStat)}: expected a checkpoint folder (with model.json) or a training --out folder`);
   }
   const dir = latestCheckpoint(modelDir);
   if (!dir) throw new UsageError(`${modelDir} holds no checkpoint (expected model.json, or epoch-NNN/ folders from npm run train)`);

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { EpochLog } from "./train";
-import { fsError, readJson } from "./fs-errors";
+import { fsError, readJson, regularFile } from "./fs-errors";
 
 export const MODEL_JSON = "model.json";
 const WEIGHTS_BIN = "weights.bin";
@@ -177,7 +177,7 @@ export function readArtifacts(dirOrJson: string): tf.io.ModelArtifacts {
   if (!fs.existsSync(dir)) throw new Error(`${where} does not exist`);
   if (!fs.statSync(dir).isDirectory()) throw new Error(`${where} is not a folder (expected a folder with ${MODEL_JSON})`);
   const jsonPath = path.join(dir, MODEL_JSON);
-  if (!fs.existsSync(jsonPath)) throw new Error(`${where} has no ${MODEL_JSON} (incomplete or not a checkpoint)`);
+  if (!regularFile(jsonPath, `the ${MODEL_JSON} of ${where}`)) throw new Error(`${where} has no ${MODEL_JSON} (incomplete or not a checkpoint)`);
   let json: tf.io.ModelJSON;
   try {
     json = JSON.parse(fs.readFileSync(jsonPath, "utf8"));
@@ -193,7 +193,7 @@ export function readArtifacts(dirOrJson: string): tf.io.ModelArtifacts {
     specs.push(...group.weights);
     for (const p of group.paths) {
       const file = weightFile(dir, p, where);
-      if (!fs.existsSync(file)) throw new Error(`${where}: weight file ${p} is missing`);
+      if (!regularFile(file, `a weight file of ${where}`)) throw new Error(`${where}: weight file ${p} is missing`);
       buffers.push(fs.readFileSync(file));
     }
   }

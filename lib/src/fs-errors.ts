@@ -14,6 +14,8 @@ const REASONS: Record<string, string> = {
   ENOENT: "it does not exist",
   EEXIST: "it already exists",
   EMFILE: "too many open files",
+  ELOOP: "it is a loop of symbolic links",
+  ENAMETOOLONG: "the name is too long",
 };
 
 /** `what` (e.g. "cannot write checkpoint /x/epoch-001") + why, in words, + the code; non-fs errors pass through. */
@@ -26,6 +28,7 @@ export function fsError(e: unknown, what: string): Error {
 /** A JSON file's content; an unreadable file or invalid JSON is an error naming the file and what was expected. */
 export function readJson(file: string, expected: string): unknown {
   let text: string;
+  regularFile(file, expected);
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
@@ -36,4 +39,40 @@ export function readJson(file: string, expected: string): unknown {
   } catch (e) {
     throw new Error(`${file}: not valid JSON (corrupt or truncated; expected ${expected}): ${(e as Error).message}`);
   }
+}
+
+/** A file-system entry's kind in words, for "X: is a FIFO (named pipe), expected ...". */
+export function kindOf(st: fs.Stats): string {
+  if (st.isFile()) return "a file";
+  if (st.isDirectory()) return "a folder";
+  if (st.isFIFO()) return "a FIFO (named pipe)";
+  if (st.isSocket()) return "a socket";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  return "not a regular file";
+}
+
+/**
+ * What is at `file` (links followed), or undefined when nothing is there, so the caller can say what is missing.
+ * Anything else that stops the look (a loop of symbolic links, no permission) is an error naming the path:
+ * `fs.existsSync` would call a link loop "does not exist".
+ */
+export function statIfExists(file: string, what: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw fsError(e, what);
+  }
+}
+
+/**
+ * Checks that `file` is a regular file before anything opens it: reading a FIFO waits for a writer forever, a
+ * device may never end, a folder fails with a bare EISDIR. Undefined when nothing is there (the caller says what is
+ * missing); anything else is an error naming the path, what is there and what was expected.
+ */
+export function regularFile(file: string, expected: string): fs.Stats | undefined {
+  const st = statIfExists(file, `${file}: cannot read ${expected}`);
+  if (st && !st.isFile()) throw new Error(`${file}: is ${kindOf(st)}, expected ${expected}`);
+  return st;
 }

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import * as tf from "@tensorflow/tfjs";
-import { fsError } from "./fs-errors";
+import { fsError, regularFile } from "./fs-errors";
 import { idxHeader, parseIdx } from "./idx";
 
 /** The four files, by their canonical names. A folder may hold each plain or as `<name>.gz`. */
@@ -71,17 +71,10 @@ const verifiedFiles = new Map<string, string>();
 const fileKey = (file: string, st: Stats) => `${file}|${st.size}|${st.mtimeMs}|${st.ino}`;
 
 /** Finds `<name>` or `<name>.gz` in dir. */
-async function locate(dir: string, name: string): Promise<{ file: string; st: Stats }> {
+function locate(dir: string, name: string): { file: string; st: Stats } {
   for (const file of [path.join(dir, name), path.join(dir, `${name}.gz`)]) {
-    let st: Stats;
-    try {
-      st = await fs.stat(file);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
-      throw fsError(e, `${file}: cannot read it`);
-    }
-    if (!st.isFile()) throw new Error(`${file}: is a folder, expected the IDX file ${name} (or ${name}.gz)`);
-    return { file, st };
+    const st = regularFile(file, `the IDX file ${name} (or ${name}.gz)`);
+    if (st) return { file, st };
   }
   throw new Error(`${path.join(dir, name)}: missing file: expected ${name} or ${name}.gz in ${dir}`);
 }
@@ -126,7 +119,7 @@ async function gunzipIdx(file: string, ndims: number): Promise<Uint8Array> {
 
 /** Reads one file, gunzipping .gz, and checks it against the canonical size and SHA-256. */
 async function readChecked(dir: string, name: string, ndims: number, verify: boolean) {
-  const { file, st } = await locate(dir, name);
+  const { file, st } = locate(dir, name);
   let bytes: Uint8Array;
   try {
     bytes = file.endsWith(".gz") ? await gunzipIdx(file, ndims) : await fs.readFile(file);
