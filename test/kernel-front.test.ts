@@ -199,7 +199,7 @@ test("interrupting a synchronous TF.js training loop leaves TF.js able to train,
   }
 });
 
-test("interrupting train(): the cell ends only after training stopped, with no progress after it", async () => {
+for (const how of ["SIGINT", "interrupt_request"] as const) test(`interrupting train() (${how}): the cell ends only after training stopped, with no progress after it`, async () => {
   const k = await RawKernel.start(dir);
   try {
     const ckpt = join(dir, `ckpt-${randomUUID()}`);
@@ -215,7 +215,9 @@ test("interrupting train(): the cell ends only after training stopped, with no p
     ].join("\n"));
     // Past the first epoch (a checkpoint exists), then interrupt.
     await k.waitFor((m) => m.parent_header.msg_id === cell && m.header.msg_type === "stream" && /progress 2 /.test(m.content.text), 120_000);
-    k.proc.kill("SIGINT");
+    // Jupyter's Kernel > Interrupt: a signal (interrupt_mode "signal", this kernelspec's), or a control message.
+    if (how === "SIGINT") k.proc.kill("SIGINT");
+    else await k.send("control", "interrupt_request", {});
     const reply = await k.done(cell, 60_000);
     const out = k.text(cell);
     assert.equal(reply.content.status, "ok", out);
