@@ -290,3 +290,33 @@ test("the kernel's scratch folder (os.tmpdir() in cells) is gone after shutdown 
     }
   }
 });
+
+test("interrupting trainEnsemble(): its worker threads stop after their batch, the cell ends after them", async () => {
+  const k = await RawKernel.start(dir);
+  try {
+    const ckpt = join(dir, `ens-${randomUUID()}`);
+    const cell = await k.execute([
+      `import { setupBackend, createModel, loadMnist, mnistForTraining, trainEnsemble } from "cnn-lab";`,
+      `await setupBackend({ quiet: true });`,
+      `const mnist = await loadMnist();`,
+      `const small = mnistForTraining(mnist.train, 400), tiny = mnistForTraining(mnist.test, 100);`,
+      `const result = await trainEnsemble([createModel(777), createModel(778)], small, { epochs: 100, batchSize: 50, test: tiny, checkpointDir: ${JSON.stringify(ckpt)}, threads: 2,`,
+      `  onProgress: (p) => console.log(\`progress \${p.model} \${p.epoch} \${p.batch}\`) });`,
+      `console.log("trainEnsemble returned; stopped:", result.stopped);`,
+    ].join("\n"));
+    await k.waitFor((m) => m.parent_header.msg_id === cell && m.header.msg_type === "stream" && /progress \d 2 /.test(m.content.text), 240_000);
+    k.proc.kill("SIGINT");
+    const reply = await k.done(cell, 120_000);
+    const out = k.text(cell);
+    assert.equal(reply.content.status, "ok", out);
+    assert.match(out, /Interrupted: stopped after the current batches; models at epochs \d+, \d+\. Every model keeps its last complete epoch in /);
+    const tail = out.slice(out.indexOf("Interrupted: stopped"));
+    assert.doesNotMatch(tail, /progress/);
+    assert.match(tail, /trainEnsemble returned; stopped: true/);
+    const count = k.seen.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(k.seen.slice(count).filter((m) => m.header.msg_type === "stream").map((m) => m.content.text), []);
+  } finally {
+    await k.shutdown();
+  }
+});
