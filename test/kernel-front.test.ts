@@ -151,6 +151,20 @@ test("three queued cells: busy, output, idle for each cell in order; never idle 
   }
 });
 
+test("after a failing cell, the cells already queued are aborted (Run All stops at the error); later ones run", async () => {
+  const k = await RawKernel.start(dir);
+  try {
+    const ids = [await k.execute(busyCell("one", 300) + "\nthrow new Error('stop here');"), await k.execute(busyCell("two", 10)), await k.execute(busyCell("three", 10))];
+    const replies = await Promise.all(ids.map((id) => k.done(id)));
+    assert.deepEqual(replies.map((r) => r.content.status), ["error", "aborted", "aborted"]);
+    assert.equal(k.text(ids[1]) + k.text(ids[2]), "");
+    const after = await k.execute(`console.log("after")`);
+    assert.equal((await k.done(after)).content.status, "ok");
+  } finally {
+    await k.shutdown();
+  }
+});
+
 test("history, comm_info, is_complete and kernel_info get their replies", async () => {
   const k = await RawKernel.start(dir);
   try {

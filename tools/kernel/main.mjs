@@ -171,6 +171,9 @@ async function executeOne(sock, msg) {
     ? { status: "ok", execution_count: executionCount, user_expressions: {}, payload: [] }
     : { status: "error", execution_count: executionCount, ename, evalue: result, traceback: [] });
   if (!ok && stop_on_error) {
+    // Requests that came while a synchronous cell held the thread are still in ZeroMQ's buffer: let the shell loop
+    // take them in before aborting the queue, so Run All stops at the error as with ipykernel.
+    await new Promise((r) => setTimeout(r, 20));
     for (const q of queue.splice(0)) {
       status(q.msg, "busy");
       await reply(q.sock, q.msg, "execute_reply", { status: "aborted", execution_count: null });
