@@ -132,7 +132,13 @@ export class Cells {
       return "ok";
     }
     if (meta.mode === "browser") return "ok";
-    const conv = this.convs.node.convert(this.prevDecl, src);
+    let conv;
+    try {
+      conv = this.convs.node.convert(this.prevDecl, src);
+    } catch (e) {
+      this.out.stderr(`the TypeScript converter failed on this cell: ${this.formatError(e)}`);
+      return "error";
+    }
     for (const o of conv.sideOutputs ?? []) {
       this.sideModules.delete(o.path);
       this.sideOutputs.set(o.path, o.data);
