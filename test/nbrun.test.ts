@@ -107,7 +107,7 @@ for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
       child.stdout.on("data", (d) => { if (String(d).includes("started")) ok(); });
       void exited.then(() => fail(new Error("exited before starting a kernel")));
     });
-    const [kernel] = childrenOf(child.pid!, /tslab/);
+    const [kernel] = childrenOf(child.pid!, /tools\/kernel\/main\.mjs/); // the kernelspec's kernel (tools/kernelspec.mjs)
     assert.ok(kernel && running(kernel), "the kernel runs");
     child.kill(sig);
     assert.equal(await exited, sig, "the process dies of the signal, as without the handler");

@@ -15,6 +15,7 @@ import { readJson } from "./fs-errors";
 import { AUGMENT_COPIES } from "./augment";
 import { staircaseDecay } from "./lr-schedule";
 import { countCorrect } from "./step";
+import { cellInterruptSignal, interruptedMessage } from "./interrupt";
 import { epochOrder, scheduleChanges, ScheduleMismatchError, type EpochLog, type LabelledImages } from "./train";
 
 /** The recipe shared by every model of an ensemble; ensemble.json in the checkpoint folder records it. */
@@ -304,8 +305,9 @@ export async function trainEnsemble(models: tf.LayersModel[], data: LabelledImag
     }
 
     const onAbort = () => { Atomics.store(stop, 0, 1); };
-    opts.signal?.addEventListener("abort", onAbort);
-    if (opts.signal?.aborted) onAbort();
+    const signal = opts.signal ?? cellInterruptSignal(); // default: the notebook cell's Kernel > Interrupt
+    signal?.addEventListener("abort", onAbort);
+    if (signal?.aborted) onAbort();
     try {
       await new Promise<void>((resolve) => {
         const idle: Worker[] = [];
@@ -351,10 +353,13 @@ export async function trainEnsemble(models: tf.LayersModel[], data: LabelledImag
         dispatch();
       });
     } finally {
-      opts.signal?.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", onAbort);
     }
     if (failure) throw failure;
     stopped = next.some((e) => e <= recipe.epochs);
+    if (stopped && signal && !opts.signal) {
+      console.log(interruptedMessage(`stopped after the current batches; models at epochs ${next.map((e) => e - 1).join(", ")}`, `Every model keeps its last complete epoch in ${dir} (resume: true continues).`));
+    }
     // The caller's models end with their newest weights.
     for (let m = 0; m < models.length; m++) {
       const latest = latestCheckpoint(path.join(dir, modelDirName(m)));

@@ -32,4 +32,5 @@ export * from "./digit-image";
 export * from "./runs";
 export * from "./shipped-model";
 export * from "./ensemble";
+export * from "./interrupt";
 export * from "./recipes";

@@ -13,6 +13,7 @@ import { batchSizeLimit } from "./batch-memory";
 import { accuracy, Labels, predictClasses } from "./evaluate";
 import { DataParallelTrainer, dropoutReseeder } from "./data-parallel";
 import { trainStep } from "./step";
+import { cellInterruptSignal, interruptedMessage } from "./interrupt";
 
 /** Images [n, 28, 28, 1] scaled to 0..1 and their class labels 0..9. */
 export interface LabelledImages {
@@ -63,7 +64,10 @@ export interface TrainOptions {
    * 0 (default) trains on this thread only. One optimizer step per batch either way.
    */
   workers?: number;
-  /** Abort to stop after the current batch; the unfinished epoch is dropped, its checkpoint not written. */
+  /**
+   * Abort to stop after the current batch; the unfinished epoch is dropped, its checkpoint not written.
+   * Default: the notebook cell's Kernel > Interrupt (interrupt.ts), which also prints where training stopped.
+   */
   signal?: AbortSignal;
   onBatch?: (p: BatchProgress) => void;
   onEpoch?: (log: EpochLog) => void;
@@ -205,6 +209,7 @@ async function trainLoop(model: tf.LayersModel, data: LabelledImages, opts: Trai
   let resumedFrom = 0;
   let stopped = false;
   let trainer: DataParallelTrainer | undefined;
+  const signal = opts.signal ?? cellInterruptSignal();
 
   try {
     if (latest) history = await restore(model, optimizer, latest);
@@ -236,8 +241,12 @@ async function trainLoop(model: tf.LayersModel, data: LabelledImages, opts: Trai
         opts.onBatch?.({ epoch, epochs, batch: b + 1, batches, loss: lossSum / (b + 1), accuracy: accSum / (b + 1) });
         // Let signal handlers (Ctrl-C) and progress output run between batches.
         await new Promise((r) => setImmediate(r));
-        if (opts.signal?.aborted) {
+        if (signal?.aborted) {
           stopped = true;
+          if (!opts.signal) {
+            const kept = opts.checkpointDir && latestCheckpoint(opts.checkpointDir);
+            console.log(interruptedMessage(`stopped in epoch ${epoch} after batch ${b + 1}/${batches}`, kept ? `Last complete checkpoint: ${kept} (resume: true continues from it).` : undefined));
+          }
           break;
         }
       }
@@ -254,7 +263,8 @@ async function trainLoop(model: tf.LayersModel, data: LabelledImages, opts: Trai
         prune(opts.checkpointDir, opts.keepCheckpoints);
       }
       opts.onEpoch?.(log);
-      stopped = opts.signal?.aborted === true && epoch < epochs;
+      stopped = signal?.aborted === true && epoch < epochs;
+      if (stopped && !opts.signal) console.log(interruptedMessage(`stopped after epoch ${epoch}`, opts.checkpointDir ? `Last complete checkpoint: ${latestCheckpoint(opts.checkpointDir)} (resume: true continues from it).` : undefined));
     }
   } finally {
     await trainer?.dispose();
