@@ -10,7 +10,7 @@ import {
   tf, BACKENDS, BackendName, setupBackend, loadMnist, createModel, mnistForTraining, train,
   formatEpoch, formatProgress, latestCheckpoint, listCheckpoints, BatchProgress, EpochLog,
   readTrainingMeta, scheduleChanges, ScheduleMismatchError,
-  batchSizeLimit, residentBytes, checkCheckpointDir, checkpointBytes, RunLockedError,
+  batchSizeLimit, residentBytes, checkCheckpointDir, checkpointBytes, RunLockedError, checkMakeDirs,
   trainEnsemble, formatEnsembleEpoch, ensembleCheckpoints, ENSEMBLE_RECIPES, EnsembleRecipeSpec, memberSeeds,
 } from "cnn-lab";
 
@@ -176,6 +176,7 @@ async function trainMain(argv: string[]): Promise<number> {
       throw e;
     }
   }
+  checkMakeDirs(args.out, `the checkpoint folder ${args.out}`); // before any work; a refused run writes nothing
   const backend = await setupBackend({ force: args.backend });
   const workers = args.workers ?? (backend.name === "wasm" ? Math.max(0, os.availableParallelism() - 1) : 0);
   const mnist = await loadMnist();
@@ -239,6 +240,7 @@ async function ensembleMain(args: TrainArgs, spec: EnsembleRecipeSpec): Promise<
     throw new UsageError(`${args.out} already holds an ensemble's checkpoints: add --resume to continue, or choose another --out`);
   }
   if (args.allowScheduleChange) throw new UsageError("--allow-schedule-change is for lab-11-1: an ensemble resumes its own recipe only");
+  checkMakeDirs(args.out, `the checkpoint folder ${args.out}`);
   const backend = await setupBackend({ force: args.backend });
   const mnist = await loadMnist();
   if (args.limit !== undefined && args.limit > mnist.train.count) {

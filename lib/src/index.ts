@@ -20,6 +20,7 @@ export * from "./checkpoint";
 export * from "./checkpoint-dir";
 export * from "./run-lock";
 export * from "./fs-errors";
+export * from "./make-dirs";
 export * from "./batch-memory";
 export * from "./model-check";
 export * from "./evaluate";
