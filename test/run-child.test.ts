@@ -54,3 +54,26 @@ test("runChild reports the child's exit status and captured output, and a missin
   assert.deepEqual(r, { status: 3, signal: null, stdout: "out\n", stderr: "err\n" });
   await assert.rejects(runChild("no-such-command-cnn-lab", [], { capture: true }), { code: "ENOENT" });
 });
+
+test("runChild: when the wrapper's launcher is gone (npm killed alone leaves it with parent 1), it stops its child and itself", { skip: process.platform !== "linux" && "Linux" }, async () => {
+  const fs = await import("node:fs");
+  const os = await import("node:os");
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "run-child-"));
+  const wrapper = path.join(work, "wrapper.mjs");
+  fs.writeFileSync(wrapper, wrappers.runChild);
+  // As npm runs a script: `sh -c` between the launcher and the wrapper; `; true` keeps sh from exec'ing node.
+  const sh = spawn("sh", ["-c", `"${process.execPath}" "${wrapper}"; true`], { stdio: ["ignore", "pipe", "inherit"] });
+  const childPid = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the child did not print its pid")), 20_000);
+    sh.stdout.setEncoding("utf8").on("data", (d: string) => { clearTimeout(timer); resolve(Number(d.trim().split("\n")[0])); });
+  });
+  const wrapperPid = Number(fs.readFileSync(`/proc/${childPid}/stat`, "utf8").split(") ")[1].split(" ")[1]);
+  // Running, not a zombie: an orphan's reaper may be slow.
+  const running = (pid: number) => { try { return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8")); } catch { return false; } };
+  sh.kill("SIGKILL"); // the launcher goes without a word: no signal reaches the wrapper
+  for (let i = 0; i < 100 && (running(childPid) || running(wrapperPid)); i++) await new Promise((r) => setTimeout(r, 100));
+  const left = [childPid, wrapperPid].filter(running);
+  for (const p of left) process.kill(p, "SIGKILL");
+  fs.rmSync(work, { recursive: true, force: true });
+  assert.deepEqual(left, [], "the wrapper and its child are stopped");
+});

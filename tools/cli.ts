@@ -1,13 +1,18 @@
 // What the command-line tools share: flags parsed one way (node's parseArgs, strict), `--help` printing the usage on
 // stdout with exit 0, usage errors exiting 2 with the usage text on stderr, other errors exiting 1 with one line.
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { stopWithLauncher } from "./stop-with-launcher.mjs";
 
 export class UsageError extends Error {}
 /** `--help`: not an error; runCli prints the usage on stdout and exits 0. */
 export class HelpRequested extends UsageError {}
 
-/** Runs a CLI's main; `exit: true` ends the process with its code (for tools whose sockets could keep it alive). */
+/**
+ * Runs a CLI's main; `exit: true` ends the process with its code (for tools whose sockets could keep it alive).
+ * The tool stops as on SIGTERM when npm (or whatever launched it) is gone.
+ */
 export function runCli(main: (argv: string[]) => Promise<number>, usage: string, opts: { exit?: boolean } = {}): void {
+  stopWithLauncher();
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (e) => {

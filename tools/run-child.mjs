@@ -3,6 +3,7 @@
 // the whole group, and this process then ends of the same signal. (spawnSync cannot do this: a killed parent leaves
 // its child running.)
 import { spawn } from "node:child_process";
+import { stopWithLauncher } from "./stop-with-launcher.mjs";
 
 const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"];
 
@@ -14,6 +15,7 @@ const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"];
  * @returns {Promise<{ status: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }>}
  */
 export function runChild(cmd, args, opts = {}) {
+  stopWithLauncher(); // npm killed alone: this process gets SIGTERM, passed on below
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { detached: true, env: opts.env ?? process.env, stdio: opts.capture ? ["ignore", "pipe", "pipe"] : ["ignore", "inherit", "inherit"] });
     let stdout = "", stderr = "", stopping;

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { intOption, parseFlags, runCli, UsageError } from "./cli";
 import { PROJECT_ROOT, projectPath, userPath } from "./user-path";
-import { runFromCheckpoints, runFromNotebook, formatRuns, FullRun, LECTURE_SCHEDULE, mergeRuns, readRuns, writeFileAtomic } from "cnn-lab";
+import { runFromCheckpoints, runFromNotebook, formatRuns, FullRun, LECTURE_SCHEDULE, mergeRuns, readRuns, writeFileAtomic, checkMakeDirs, makeDirs } from "cnn-lab";
 
 const USAGE = `usage: npm run runs -- [DIR ...] [--notebook FILE] [--notebook-seed S] [--notebook-workers W] [--out FILE]
   DIR                  a finished npm run train --out folder (15 epochs, batch 100, Adam 0.001, 60,000 images)
@@ -20,6 +20,8 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     notebook: { type: "string" }, "notebook-seed": { type: "string" }, "notebook-workers": { type: "string" }, out: { type: "string" },
   }, true);
+  const out = values.out === undefined ? projectPath("data/full-runs.json") : userPath(values.out);
+  checkMakeDirs(path.dirname(out), `the folder of ${out}`); // before reading the runs
   const notebook = values.notebook === undefined ? projectPath("notebooks/06-full-cnn.ipynb") : userPath(values.notebook);
   const runs: FullRun[] = [
     runFromNotebook(notebook, intOption("notebook-seed", values["notebook-seed"], 0, 777)!, intOption("notebook-workers", values["notebook-workers"], 0, 1)),
@@ -28,13 +30,12 @@ async function main(argv: string[]): Promise<number> {
   const seeds = runs.map((r) => r.seed);
   const twice = seeds.find((s, i) => seeds.indexOf(s) !== i);
   if (twice !== undefined) throw new UsageError(`seed ${twice} appears twice: each run must have its own seed`);
-  const out = values.out === undefined ? projectPath("data/full-runs.json") : userPath(values.out);
   // The table is merged, never rebuilt: runs collected earlier (their folders maybe gone) stay. A file that is not
   // such a table is refused rather than overwritten.
   const stored = fs.existsSync(out) ? readRuns(out) : [];
   const fresh = runs.map((r) => ({ ...r, source: path.relative(PROJECT_ROOT, r.source) }));
   const merged = mergeRuns(stored, fresh);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
+  makeDirs(path.dirname(out), `the folder of ${out}`);
   writeFileAtomic(out, JSON.stringify({ schedule: LECTURE_SCHEDULE, runs: merged.runs }, null, 1) + "\n");
   console.log(formatRuns(merged.runs));
   const kept = stored.length - merged.replaced.length;

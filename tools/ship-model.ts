@@ -4,7 +4,7 @@
 import * as path from "node:path";
 import { parseFlags, runCli, UsageError } from "./cli";
 import { projectPath, PROJECT_ROOT, userPath } from "./user-path";
-import { tf, setupBackend, latestCheckpoint, loadMnist, mnistForTraining, shipModel, SHIPPED_MODEL_DIR } from "cnn-lab";
+import { tf, setupBackend, latestCheckpoint, loadMnist, mnistForTraining, shipModel, SHIPPED_MODEL_DIR, checkMakeDirs } from "cnn-lab";
 
 const USAGE = `usage: npm run ship-model -- CHECKPOINT [--out DIR]
   CHECKPOINT  a checkpoint folder (epoch-NNN) or a training --out folder (its last epoch is used)
@@ -16,6 +16,7 @@ async function main(argv: string[]): Promise<number> {
   const from = latestCheckpoint(userPath(positionals[0]));
   if (!from) throw new UsageError(`${positionals[0]} holds no checkpoint (expected model.json, or epoch-NNN/ folders)`);
   const out = values.out === undefined ? projectPath(path.relative(PROJECT_ROOT, SHIPPED_MODEL_DIR)) : userPath(values.out);
+  checkMakeDirs(out, `the shipped model folder ${out}`); // before loading anything
   const backend = await setupBackend({ quiet: true });
   const test = mnistForTraining((await loadMnist()).test);
   try {

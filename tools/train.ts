@@ -10,7 +10,7 @@ import {
   tf, BACKENDS, BackendName, setupBackend, loadMnist, createModel, mnistForTraining, train,
   formatEpoch, formatProgress, latestCheckpoint, listCheckpoints, BatchProgress, EpochLog,
   readTrainingMeta, scheduleChanges, ScheduleMismatchError,
-  batchSizeLimit, residentBytes, checkCheckpointDir, checkpointBytes, RunLockedError,
+  batchSizeLimit, residentBytes, checkCheckpointDir, checkpointBytes, RunLockedError, checkMakeDirs,
   trainEnsemble, formatEnsembleEpoch, ensembleCheckpoints, ENSEMBLE_RECIPES, EnsembleRecipeSpec, memberSeeds,
 } from "cnn-lab";
 
@@ -131,17 +131,25 @@ function livePlot(history: EpochLog[]) {
   };
 }
 
-/** The first Ctrl-C aborts the returned controller (training stops cleanly, saying `what`); a second quits at once. */
-function stopOnCtrlC(what: string): { controller: AbortController; onSigint: () => void } {
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * The first Ctrl-C, SIGTERM or SIGHUP (also what a tool sends itself when npm is gone: stop-with-launcher.mjs) aborts
+ * the returned controller (training stops cleanly, saying `what`), a second quits at once; `exitCode()` is the shell's
+ * code for the signal (128 + its number: 130 for Ctrl-C). `stopListening()` removes the handlers.
+ */
+function stopOnSignal(what: string): { controller: AbortController; exitCode: () => number; stopListening: () => void } {
   const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    if (++interrupts > 1) process.exit(130);
+  let received: NodeJS.Signals = "SIGINT";
+  const exitCode = () => 128 + os.constants.signals[received];
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(exitCode()); // the lock is released on exit; checkpoints are whole
+    received = sig;
     controller.abort();
-    process.stderr.write(`\nCtrl-C: ${what} (Ctrl-C again to quit now)\n`);
+    process.stderr.write(sig === "SIGINT" ? `\nCtrl-C: ${what} (Ctrl-C again to quit now)\n` : `\n${sig}: ${what}\n`);
   };
-  process.on("SIGINT", onSigint);
-  return { controller, onSigint };
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  return { controller, exitCode, stopListening: () => { for (const s of STOP_SIGNALS) process.off(s, onSignal); } };
 }
 
 /** Another run training into the same folder: exit 2 with its pid (RunLockedError's message), no usage text. */
@@ -176,6 +184,7 @@ async function trainMain(argv: string[]): Promise<number> {
       throw e;
     }
   }
+  checkMakeDirs(args.out, `the checkpoint folder ${args.out}`); // before any work; a refused run writes nothing
   const backend = await setupBackend({ force: args.backend });
   const workers = args.workers ?? (backend.name === "wasm" ? Math.max(0, os.availableParallelism() - 1) : 0);
   const mnist = await loadMnist();
@@ -194,7 +203,7 @@ async function trainMain(argv: string[]): Promise<number> {
   console.log(from ? `resuming from ${from}` : `training from scratch${args.resume ? ` (no checkpoint in ${args.out} yet)` : ""}`);
   console.log(`${args.epochs} epochs, batch ${args.batchSize}, ${trainSet.labels.length} training images, ${workers} extra worker thread(s); checkpoints in ${args.out}`);
 
-  const { controller, onSigint } = stopOnCtrlC("stopping after this batch; the last complete checkpoint is kept");
+  const { controller, exitCode, stopListening } = stopOnSignal("stopping after this batch; the last complete checkpoint is kept");
 
   const tty = process.stderr.isTTY;
   let lastDraw = 0;
@@ -215,14 +224,14 @@ async function trainMain(argv: string[]): Promise<number> {
       console.log(`${formatEpoch(log)}  checkpoint ${args.out}/epoch-${String(log.epoch).padStart(3, "0")}`);
       plotter?.epoch(log);
     },
-  }).finally(() => process.off("SIGINT", onSigint));
+  }).finally(stopListening);
 
   tf.dispose([trainSet.images, testSet.images]);
   model.dispose();
   if (result.stopped) {
     const last = latestCheckpoint(args.out);
     console.log(`stopped. ${last ? `last complete checkpoint: ${last}; continue with --resume` : "no epoch completed, no checkpoint written"}`);
-    return 130;
+    return exitCode();
   }
   const done = result.history.length;
   if (result.resumedFrom >= args.epochs) console.log(`nothing to do: ${args.out} already has ${result.resumedFrom} epoch(s)`);
@@ -239,6 +248,7 @@ async function ensembleMain(args: TrainArgs, spec: EnsembleRecipeSpec): Promise<
     throw new UsageError(`${args.out} already holds an ensemble's checkpoints: add --resume to continue, or choose another --out`);
   }
   if (args.allowScheduleChange) throw new UsageError("--allow-schedule-change is for lab-11-1: an ensemble resumes its own recipe only");
+  checkMakeDirs(args.out, `the checkpoint folder ${args.out}`);
   const backend = await setupBackend({ force: args.backend });
   const mnist = await loadMnist();
   if (args.limit !== undefined && args.limit > mnist.train.count) {
@@ -252,7 +262,7 @@ async function ensembleMain(args: TrainArgs, spec: EnsembleRecipeSpec): Promise<
   console.log(`${args.recipe}: ${spec.description}`);
   console.log(`${args.epochs} epochs${perEpoch ? ` of ${perEpoch} images` : ""}, batch ${args.batchSize}, ${trainSet.labels.length} training images, ${threads} thread(s); checkpoints in ${args.out}`);
 
-  const { controller, onSigint } = stopOnCtrlC("stopping after the current batches; every model keeps its last complete checkpoint");
+  const { controller, exitCode, stopListening } = stopOnSignal("stopping after the current batches; every model keeps its last complete checkpoint");
   const tty = process.stderr.isTTY;
   const progress = models.map(() => "waiting");
   let lastDraw = 0;
@@ -272,12 +282,12 @@ async function ensembleMain(args: TrainArgs, spec: EnsembleRecipeSpec): Promise<
     },
   }).catch((e) => {
     throw e instanceof ScheduleMismatchError ? new UsageError(e.message) : e;
-  }).finally(() => process.off("SIGINT", onSigint));
+  }).finally(stopListening);
   tf.dispose([trainSet.images, testSet.images]);
   models.forEach((m) => m.dispose());
   if (result.stopped) {
     console.log(`stopped. Every model keeps its last complete epoch in ${args.out}; continue with --resume`);
-    return 130;
+    return exitCode();
   }
   const last = result.history[result.history.length - 1];
   if (result.resumedFrom >= args.epochs) console.log(`nothing to do: ${args.out} already has ${result.resumedFrom} epoch(s)`);

@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { fsError } from "./fs-errors";
+import { makeDirs } from "./make-dirs";
 import { acquireRunLock, checkRunLock, processAlive } from "./run-lock";
 
 /** Bytes one checkpoint of `model` takes: its weights plus Adam's two moments per trainable weight. */
@@ -22,7 +23,7 @@ function checkWritableDir(dir: string, bytes = 1): void {
     if (fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() === false) {
       throw new Error(`cannot write checkpoints to ${dir}: it is a file, expected a folder`);
     }
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir, `the checkpoint folder ${dir}`);
   } catch (e) {
     throw fsError(e, `cannot create the checkpoint folder ${dir}`);
   }

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { EpochLog } from "./train";
 import { fsError, readJson, regularFile } from "./fs-errors";
+import { makeDirs } from "./make-dirs";
 
 export const MODEL_JSON = "model.json";
 const WEIGHTS_BIN = "weights.bin";
@@ -129,7 +130,7 @@ export function writeArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): vo
   const target = path.resolve(dir);
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
   try {
-    fs.mkdirSync(path.dirname(target), { recursive: true });
+    makeDirs(path.dirname(target), `the folder of checkpoint ${target}`);
     fs.mkdirSync(tmp);
   } catch (e) {
     throw fsError(e, `cannot write checkpoint ${target}`);

@@ -1,9 +1,10 @@
 // What every figure shares (plot.ts's images, charts.ts's line chart and heatmap): a white canvas, a Figure
 // that holds the PNG, and showing it: inline in a tslab notebook (like %matplotlib inline), else a PNG file.
 import { createCanvas, type Canvas, type SKRSContext2D } from "@napi-rs/canvas";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { inspect } from "node:util";
+import { makeDirs } from "./make-dirs";
 
 export interface ShowOptions {
   /** Display (inline in tslab, else write a PNG file) right away; default true. */
@@ -42,7 +43,7 @@ export class Figure {
   /** Writes the PNG to `file` (folders created) and returns its absolute path. */
   save(file: string): string {
     const path = resolve(file);
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirs(dirname(path), `the folder of figure ${path}`);
     writeFileSync(path, this.png());
     return path;
   }

@@ -21,6 +21,7 @@ export * from "./checkpoint-dir";
 export * from "./run-lock";
 export * from "./fs-errors";
 export * from "./atomic-write";
+export * from "./make-dirs";
 export * from "./batch-memory";
 export * from "./model-check";
 export * from "./evaluate";

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zmq from "zeromq";
 import { fsError } from "cnn-lab/dist/fs-errors";
+import { hasProcTable, processTree, stopTree, type SeenProcess } from "../proc.mjs";
 import { PROJECT_ROOT } from "../user-path";
 import type { Output } from "./notebook";
 
@@ -15,6 +16,11 @@ export { PROJECT_ROOT }; // one definition (user-path.ts), re-exported for the r
 export const JUPYTER_PATH = join(PROJECT_ROOT, ".jupyter");
 const KERNELSPEC = join(JUPYTER_PATH, "kernels", "tslab", "kernel.json");
 const DELIM = "<IDS|MSG>";
+/**
+ * In the kernel's environment, its temp folder: its cells' processes inherit it, so stopping the kernel finds those
+ * that left its process group and tree (`setsid`, `detached: true`, a parent that exited).
+ */
+const KERNEL_MARK = "NBRUN_KERNEL";
 
 interface Message {
   header: { msg_id: string; msg_type: string; [k: string]: unknown };
@@ -141,6 +147,8 @@ export class Kernel {
   private dead?: string;
   private processStderr = "";
   private lastErrorAt = 0;
+  /** The kernel's processes seen before asking it to shut down. */
+  private tree: SeenProcess[] = [];
 
   private constructor(private proc: ChildProcess, private dir: string, private key: string) {}
 
@@ -162,7 +170,7 @@ export class Kernel {
       }));
       const [cmd, ...args] = kernelArgv(kernelspec, connectionFile);
       stopKernelsWithProcess();
-      const proc = spawn(cmd, args, { cwd, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, JUPYTER_PATH } });
+      const proc = spawn(cmd, args, { cwd, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, JUPYTER_PATH, [KERNEL_MARK]: dir } });
       const kernel = (k = new Kernel(proc, dir, key));
       running.add(kernel);
       proc.stdout!.on("data", (d) => { kernel.processStderr = (kernel.processStderr + d).slice(-8000); });
@@ -337,8 +345,10 @@ export class Kernel {
     return { status: status!, outputs, stderr };
   }
 
-  /** Stops the kernel: asks it to shut down, then kills its process group (a cell's child processes too). */
+  /** Stops the kernel: asks it to shut down, then kills what is left of it and of every process its cells started. */
   async shutdown(): Promise<void> {
+    // Seen while the kernel runs: once it exits, its children have another parent.
+    this.tree = this.proc.pid ? processTree(this.proc.pid) : [];
     if (!this.dead) {
       try {
         await this.send(this.control, "shutdown_request", { restart: false });
@@ -352,14 +362,20 @@ export class Kernel {
     for (const s of [this.shell, this.control, this.iopub]) s.close();
   }
 
-  /** Kills the kernel's process group at once and removes its temp folder (synchronous: usable in exit handlers). */
+  /**
+   * Kills the kernel and every process its cells started, at once: its process group, the processes below it and
+   * those carrying its mark (in their own session or group, or orphaned), and the groups they lead; then removes
+   * its temp folder. Synchronous: usable in exit handlers.
+   */
   kill(): void {
     if (this.proc.pid) {
+      const tree = [...this.tree, ...processTree(this.proc.pid)]; // before any is killed: then they are reparented
       try {
-        process.kill(-this.proc.pid, "SIGKILL");
+        process.kill(-this.proc.pid, "SIGKILL"); // its group, even once the kernel itself has exited
       } catch {
         this.proc.kill("SIGKILL"); // the group is gone, or no process groups (Windows)
       }
+      if (hasProcTable()) stopTree(tree, `${KERNEL_MARK}=${this.dir}`);
     }
     rmSync(this.dir, { recursive: true, force: true });
     running.delete(this);
