@@ -405,3 +405,17 @@ test("bench: a batch that cannot fit, or more workers than cores or images, is a
   usageError(run("bench", ["--workers", String(cores + 1)]), new RegExp(`--workers must be at most ${cores} \\(the CPU cores`));
   usageError(run("bench", ["--batch", "2", "--workers", "2"]), /--workers must be at most 1 for batches of 2 image\(s\)/);
 });
+
+test("predict --model refuses a run whose newest checkpoint folder is named for another epoch than it holds", () => {
+  const runDir = path.join(work, "renamed-run");
+  for (const [name, epoch] of [["epoch-004", 4], ["epoch-009", 2]] as const) {
+    fs.mkdirSync(path.join(runDir, name), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, "data/lecture-cnn/weights.bin"), path.join(runDir, name, "weights.bin"));
+    const json = JSON.parse(fs.readFileSync(path.join(ROOT, "data/lecture-cnn/model.json"), "utf8"));
+    fs.writeFileSync(path.join(runDir, name, "model.json"), JSON.stringify({ ...json, userDefinedMetadata: { epoch } }));
+  }
+  const r = run("predict", [digitPng(0), "--model", runDir]);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, new RegExp(`^error: checkpoint ${runDir}/epoch-009: its folder name says epoch 9 but its metadata says epoch 2 \\(renamed or copied by hand\\?\\)`, "m"));
+  assert.doesNotMatch(r.stdout, /%/);
+});
