@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import {
   tf, setupBackend, createModel, saveCheckpoint, loadCheckpoint, fileSystem, readArtifacts,
-  latestCheckpoint, listCheckpoints, writeArtifacts,
+  latestCheckpoint, listCheckpoints, writeArtifacts, readTrainingMeta,
 } from "cnn-lab";
 
 before(async () => {
@@ -240,4 +240,42 @@ test("weight paths in the manifest are confined to the checkpoint folder", async
   withPath("./sub/../weights.bin");
   const back = await loadCheckpoint(dir);
   back.model.dispose();
+});
+
+test("a malformed weights manifest or an unknown dtype is refused naming the checkpoint and what was expected", async () => {
+  const dir = await savedSmall();
+  const jsonPath = path.join(dir, "model.json");
+  const good = fs.readFileSync(jsonPath, "utf8");
+  const edit = (f: (j: { weightsManifest: Record<string, unknown>[] }) => void) => {
+    const j = JSON.parse(good);
+    f(j);
+    fs.writeFileSync(jsonPath, JSON.stringify(j));
+  };
+  const where = `checkpoint ${dir.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}`;
+  edit((j) => { delete j.weightsManifest[0].paths; });
+  await refused(dir, new RegExp(`^Error: ${where}: model\\.json's weightsManifest\\[0\\] is not \\{paths: \\[\\.\\.\\.\\], weights: \\[\\.\\.\\.\\]\\}`));
+  edit((j) => { j.weightsManifest[0] = 7 as never; });
+  await refused(dir, new RegExp(`${where}: model\\.json's weightsManifest\\[0\\] is not`));
+  edit((j) => { (j.weightsManifest[0].weights as { dtype: string }[])[0].dtype = "float16"; });
+  await refused(dir, new RegExp(`^Error: ${where}: weight "[^"]+" has unsupported dtype "float16" \\(expected float32, int32 or bool\\)`));
+  edit((j) => { (j.weightsManifest[0].weights as { shape: unknown }[])[0].shape = "3x4"; });
+  await refused(dir, new RegExp(`${where}: weight "[^"]+" has no shape \\(expected a list of sizes\\)`));
+});
+
+test("a checkpoint folder whose name is not its epoch is refused (resume and model selection never pick it)", async () => {
+  const run = tmp();
+  const model = tf.sequential({ layers: [tf.layers.dense({ units: 4, inputShape: [3] })] });
+  const meta = (epoch: number) => ({
+    epoch, seed: 777, batchSize: 100, learningRate: 0.001,
+    history: Array.from({ length: epoch }, (_, i) => ({ epoch: i + 1, loss: 1, trainAccuracy: 0.5, seconds: 1 })),
+  });
+  await saveCheckpoint(path.join(run, "epoch-004"), model, { meta: meta(4) });
+  assert.equal(latestCheckpoint(run), path.join(run, "epoch-004"));
+  // epoch 2 copied by hand to epoch-009: newer by name only.
+  await saveCheckpoint(path.join(run, "epoch-009"), model, { meta: meta(2) });
+  const message = new RegExp(`checkpoint ${run}/epoch-009: its folder name says epoch 9 but its metadata says epoch 2 \\(renamed or copied by hand\\?\\): move it out of ${run}`);
+  assert.throws(() => latestCheckpoint(run), message);
+  assert.throws(() => latestCheckpoint(path.join(run, "epoch-009")), message);
+  assert.throws(() => readTrainingMeta(path.join(run, "epoch-009")), message);
+  model.dispose();
 });

@@ -15,7 +15,7 @@ const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cli-test-"));
 const tmp = () => fs.mkdtempSync(path.join(tmpRoot, "t-"));
 after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 
-function run(tool: "train" | "predict" | "runs", args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
+function run(tool: "train" | "predict" | "runs" | "bench", args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ["--import", "tsx", `tools/${tool}.ts`, ...args], { cwd: ROOT, encoding: "utf8", timeout: 300_000, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -23,7 +23,7 @@ function run(tool: "train" | "predict" | "runs", args: string[], env: NodeJS.Pro
 function usageError(r: ReturnType<typeof run>, message: RegExp): void {
   assert.equal(r.code, 2, `exit code 2 expected, got ${r.code}; stderr: ${r.stderr}`);
   assert.match(r.stderr, message);
-  assert.match(r.stderr, /usage: npm run (train|predict) --/);
+  assert.match(r.stderr, /usage: npm run (train|predict|bench) --/);
 }
 
 let mnist: Mnist;
@@ -354,4 +354,68 @@ test("relative paths are the user's: resolved from where npm was run (INIT_CWD),
   const r = run("runs", ["rel-out", "--out", "runs.json"], env);
   assert.equal(r.code, 1);
   assert.match(r.stderr, new RegExp(`^error: ${here}/rel-out/epoch-001/model\\.json: not valid JSON \\(corrupt or truncated; expected a checkpoint's model\\.json\\)`, "m"));
+});
+
+test("train --resume keeps the run's worker count: no --workers uses the recorded one, another is refused before loading", () => {
+  const dir = path.join(work, "workers");
+  const args = ["--limit", "100", "--batch-size", "50", "--out", dir];
+  const first = run("train", [...args, "--epochs", "1", "--workers", "1"]);
+  assert.equal(first.code, 0, first.stderr);
+  usageError(run("train", [...args, "--epochs", "2", "--workers", "0", "--resume"]),
+    new RegExp(`cannot resume ${dir}/epoch-001 with 0 worker thread\\(s\\): the run used 1, .*leave --workers out to use the run's, or add --allow-schedule-change`));
+  const again = run("train", [...args, "--epochs", "1", "--resume"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /1 extra worker thread\(s\)/);
+  assert.match(again.stdout, /nothing to do/);
+  const cores = os.availableParallelism();
+  usageError(run("train", [...args, "--epochs", "1", "--workers", String(cores + 1), "--out", path.join(work, "w2")]),
+    new RegExp(`--workers must be at most ${cores} \\(the CPU cores; more threads only compete for them\\), got ${cores + 1}`));
+  usageError(run("train", ["--limit", "100", "--batch-size", "1", "--workers", "1", "--out", path.join(work, "w2")]),
+    /--workers must be at most 0 for batches of 1 image\(s\)/);
+  assert.ok(!fs.existsSync(path.join(work, "w2")), "a refused run writes nothing");
+});
+
+test("train: a run never goes into a folder holding the other kind of run (single model vs ensemble)", () => {
+  const single = path.join(work, "single-run");
+  fs.mkdirSync(path.join(single, "epoch-001"), { recursive: true });
+  for (const extra of [[], ["--resume"]]) {
+    usageError(run("train", ["--recipe", "lab-11-4", "--limit", "100", "--out", single, ...extra]),
+      new RegExp(`${single} holds a single model's run \\(epoch-NNN/\\): an ensemble cannot train into it; continue that run without --recipe, or use another folder`));
+  }
+  const ensemble = path.join(work, "ensemble-run");
+  fs.mkdirSync(path.join(ensemble, "model-1"), { recursive: true });
+  fs.writeFileSync(path.join(ensemble, "ensemble.json"), "{}");
+  for (const extra of [[], ["--resume"]]) {
+    usageError(run("train", ["--limit", "100", "--out", ensemble, ...extra]),
+      new RegExp(`${ensemble} holds an ensemble's run \\(ensemble\\.json, model-N/\\): a single model cannot train into it; continue it with its --recipe and --resume, or use another folder`));
+  }
+  assert.deepEqual(fs.readdirSync(single), ["epoch-001"]);
+  assert.deepEqual(fs.readdirSync(ensemble).sort(), ["ensemble.json", "model-1"]);
+});
+
+test("seeds too large to store exactly, or beyond what the shuffle tells apart, are usage errors", () => {
+  usageError(run("train", ["--seed", "99999999999999999999"]), /--seed must be a whole number from 0 to 2147483647, got "99999999999999999999"/);
+  usageError(run("train", ["--seed", "2147483648"]), /--seed must be a whole number from 0 to 2147483647, got "2147483648"/);
+  usageError(run("train", ["--epochs", "99999999999999999999"]), /--epochs must be a whole number from 1 to 9007199254740991, got "99999999999999999999"/);
+});
+
+test("bench: a batch that cannot fit, or more workers than cores or images, is a usage error before any work", () => {
+  usageError(run("bench", ["--batch", "20000"]), /--batch must be at most \d+ \(a training step takes ~[\d.]+ MB per image and .*\), got 20000/);
+  const cores = os.availableParallelism();
+  usageError(run("bench", ["--workers", String(cores + 1)]), new RegExp(`--workers must be at most ${cores} \\(the CPU cores`));
+  usageError(run("bench", ["--batch", "2", "--workers", "2"]), /--workers must be at most 1 for batches of 2 image\(s\)/);
+});
+
+test("predict --model refuses a run whose newest checkpoint folder is named for another epoch than it holds", () => {
+  const runDir = path.join(work, "renamed-run");
+  for (const [name, epoch] of [["epoch-004", 4], ["epoch-009", 2]] as const) {
+    fs.mkdirSync(path.join(runDir, name), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, "data/lecture-cnn/weights.bin"), path.join(runDir, name, "weights.bin"));
+    const json = JSON.parse(fs.readFileSync(path.join(ROOT, "data/lecture-cnn/model.json"), "utf8"));
+    fs.writeFileSync(path.join(runDir, name, "model.json"), JSON.stringify({ ...json, userDefinedMetadata: { epoch } }));
+  }
+  const r = run("predict", [digitPng(0), "--model", runDir]);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, new RegExp(`^error: checkpoint ${runDir}/epoch-009: its folder name says epoch 9 but its metadata says epoch 2 \\(renamed or copied by hand\\?\\)`, "m"));
+  assert.doesNotMatch(r.stdout, /%/);
 });

@@ -180,3 +180,39 @@ test("lab-11-5's recipe: batch-norm models on the augmented set with the stairca
   assert.ok(models[0].getWeights().length > models[0].trainableWeights.length, "the batch-norm moving statistics are among the compared weights");
   [...models, ...reference].forEach((m) => m.dispose());
 });
+
+test("free space for every member's next checkpoint is checked before each epoch (injected reading), nothing half-written", async () => {
+  const dir = tmp();
+  const models = SEEDS.map((s) => createModel(s));
+  const { checkpointBytes } = await import("cnn-lab");
+  const need = models.reduce((n, m) => n + checkpointBytes(m), 0);
+  let free = need - 1;
+  const opts = { epochs: 2, batchSize: 100, test: tiny, checkpointDir: dir, threads: 1, freeSpace: () => free };
+  await assert.rejects(
+    trainEnsemble(models, small, opts),
+    new RegExp(`cannot train epoch 1 into ${dir}: the models' next checkpoints need ${(need / 2 ** 20).toFixed(1)} MB and the disk has ${((need - 1) / 2 ** 20).toFixed(1)} MB free`),
+  );
+  assert.deepEqual(fs.readdirSync(dir), [], "no model folder, no recipe file, no lock");
+  // Room for epoch 1 only: epoch 2 is refused before any member starts it.
+  free = need;
+  await assert.rejects(
+    trainEnsemble(models, small, { ...opts, onEpoch: () => { free = need - 1; } }),
+    /cannot train epoch 2 into .*: the models' next checkpoints need/,
+  );
+  for (const m of [0, 1]) assert.deepEqual(fs.readdirSync(path.join(dir, modelDirName(m))), ["epoch-001"]);
+  models.forEach((m) => m.dispose());
+});
+
+test("an ensemble refuses a folder holding a single model's run (lab-11-1), with or without resume", async () => {
+  const dir = tmp();
+  const single = createModel(777);
+  await train(single, tiny, { epochs: 1, batchSize: 50, checkpointDir: dir });
+  single.dispose();
+  const models = SEEDS.map((s) => createModel(s));
+  await assert.rejects(
+    trainEnsemble(models, small, { epochs: 1, test: tiny, checkpointDir: dir }),
+    new RegExp(`${dir} holds a single model's run \\(epoch-NNN/\\): an ensemble cannot train into it`),
+  );
+  assert.deepEqual(fs.readdirSync(dir), ["epoch-001"]);
+  models.forEach((m) => m.dispose());
+});

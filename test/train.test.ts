@@ -311,3 +311,98 @@ test("a batch larger than the training set, or than memory can hold, is refused 
   assert.equal(batchSizeLimit(model, { trainImages: 60000, residentBytes: residentBytes(small), backend: "wasm", workers: 1 }).max, 2 * limit.max);
   model.dispose();
 });
+
+test("resume keeps the run's worker count: another count is refused naming both, no count given uses the recorded one", async () => {
+  const dir = tmp();
+  const opts = { batchSize: 50, checkpointDir: dir };
+  const first = createModel(777);
+  await train(first, tiny, { ...opts, epochs: 1, workers: 1 });
+  first.dispose();
+  let batches = 0;
+  const model = createModel(777);
+  await assert.rejects(
+    train(model, tiny, { ...opts, epochs: 2, workers: 0, resume: true, onBatch: () => { batches++; } }),
+    new RegExp(`cannot resume ${dir}/epoch-001 with 0 worker thread\\(s\\): the run used 1, .*leave the worker count unset to use the run's`),
+  );
+  assert.equal(batches, 0, "refused before any training");
+  // No count given: the recorded one, so the run is the uninterrupted one.
+  await train(model, tiny, { ...opts, epochs: 2, resume: true });
+  const straight = createModel(777);
+  await train(straight, tiny, { batchSize: 50, epochs: 2, workers: 1 });
+  assert.deepEqual(weightsOf(model), weightsOf(straight));
+  const { readTrainingMeta } = await import("cnn-lab");
+  assert.equal(readTrainingMeta(path.join(dir, "epoch-002")).workers, 1);
+  // Allowed explicitly: done, and recorded as a change (so the run is not counted as one schedule).
+  await train(model, tiny, { ...opts, epochs: 3, workers: 0, resume: true, allowScheduleChange: true });
+  const meta = readTrainingMeta(path.join(dir, "epoch-003"));
+  assert.equal(meta.workers, 0);
+  assert.deepEqual(meta.changes, [{ epoch: 2, setting: "workers", from: 1, to: 0 }]);
+  [model, straight].forEach((m) => m.dispose());
+});
+
+test("workers are bounded by the cores and by the batch, and checked before any thread starts", async () => {
+  const model = createModel(777);
+  const dir = tmp();
+  const cores = os.availableParallelism();
+  await assert.rejects(
+    train(model, tiny, { epochs: 1, batchSize: 50, workers: cores + 1, checkpointDir: dir }),
+    new RegExp(`workers must be at most ${cores} \\(the CPU cores; more threads only compete for them\\), got ${cores + 1}`),
+  );
+  await assert.rejects(
+    train(model, tiny, { epochs: 1, batchSize: 1, workers: 1, checkpointDir: dir }),
+    /workers must be at most 0 for batches of 1 image\(s\) \(each of the 1 \+ workers threads takes at least one image of every batch\), got 1/,
+  );
+  // 100 images in batches of 99: the epoch's last batch holds 1 image.
+  await assert.rejects(
+    train(model, tiny, { epochs: 1, batchSize: 99, workers: 1, checkpointDir: dir }),
+    /workers must be at most 0 for batches of 1 image\(s\) \(the epoch's last batch: 100 images in batches of 99\)/,
+  );
+  assert.deepEqual(fs.readdirSync(dir), [], "nothing written, no lock left");
+  model.dispose();
+});
+
+test("a .train.lock that is a folder is refused with its path, leaving nothing behind; pid 0, -1 or garbage is no live run", async () => {
+  const model = createModel(777);
+  const dir = tmp();
+  const lock = path.join(dir, ".train.lock");
+  fs.mkdirSync(lock);
+  await assert.rejects(
+    train(model, tiny, { epochs: 1, batchSize: 50, checkpointDir: dir }),
+    new RegExp(`${lock} is a folder, expected a training run's lock file: .*remove it`),
+  );
+  assert.deepEqual(fs.readdirSync(dir), [".train.lock"], "no .stale- or probe file left");
+  assert.ok(fs.statSync(lock).isDirectory(), "the folder is not ours to remove");
+  for (const pid of [0, -1, "x", 1e20]) {
+    const other = tmp();
+    fs.writeFileSync(path.join(other, ".train.lock"), JSON.stringify({ pid, host: os.hostname(), started: "2026-01-01T00:00:00.000Z" }));
+    const r = await train(model, tiny, { epochs: 1, batchSize: 50, checkpointDir: other });
+    assert.equal(r.history.length, 1, `pid ${pid}: taken over as stale`);
+    assert.deepEqual(fs.readdirSync(other), ["epoch-001"], `pid ${pid}: lock released, nothing else left`);
+  }
+  model.dispose();
+});
+
+test("train() refuses a folder holding an ensemble's run, with or without resume, before any training", async () => {
+  const model = createModel(777);
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, "ensemble.json"), JSON.stringify({ recipe: { models: 3 }, history: [] }));
+  fs.mkdirSync(path.join(dir, "model-1"));
+  let batches = 0;
+  for (const resume of [false, true]) {
+    await assert.rejects(
+      train(model, tiny, { epochs: 1, batchSize: 50, checkpointDir: dir, resume, onBatch: () => { batches++; } }),
+      new RegExp(`${dir} holds an ensemble's run \\(ensemble\\.json, model-N/\\): a single model cannot train into it`),
+    );
+  }
+  assert.equal(batches, 0);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ["ensemble.json", "model-1"]);
+  model.dispose();
+});
+
+test("seeds are whole numbers the shuffle can tell apart (0 .. 2^31 - 1)", async () => {
+  const model = createModel(777);
+  for (const seed of [-1, 1e20, 2 ** 31, 1.5]) {
+    await assert.rejects(train(model, tiny, { epochs: 1, batchSize: 50, seed }), new RegExp(`seed must be a whole number from 0 to 2147483647, got ${seed}`));
+  }
+  model.dispose();
+});

@@ -6,8 +6,11 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { intOption, parseFlags, runCli } from "./cli";
-import { tf, type StepTiming, setupBackend, createModel, createBestModel, augmentImages, augmentParams, DataParallelTrainer, trainStep, train, trainEnsemble, loadMnist, mnistForTraining } from "cnn-lab";
+import { intOption, parseFlags, runCli, UsageError } from "./cli";
+import {
+  tf, type StepTiming, setupBackend, createModel, createBestModel, augmentImages, augmentParams, DataParallelTrainer, trainStep, train, trainEnsemble,
+  loadMnist, mnistForTraining, batchSizeLimit, checkWorkers,
+} from "cnn-lab";
 
 const USAGE = `usage: npm run bench -- [--json] [--steps N] [--warmup N] [--batch N] [--workers N] [--epoch-images N] [--ensemble N]
   --json            one JSON object instead of text
@@ -135,6 +138,30 @@ async function ensembleFigures(models: number, threads: number, images: number, 
   }
 }
 
+/**
+ * Refuses, before any work, a batch that one thread cannot hold (the one-thread step takes it whole; a batch too
+ * large for wasm's 4 GiB ends in "memory access out of bounds") and a worker count the batch cannot share.
+ */
+function checkBenchFlags(o: { batch: number; workers: number; images: number }): void {
+  try {
+    checkWorkers(o.workers, o.batch);
+  } catch (e) {
+    throw new UsageError(`--${(e as Error).message}`);
+  }
+  // The epoch's images and its test sixth stay resident; the larger of the two benchmarked models bounds the batch.
+  const residentBytes = 4 * 784 * Math.ceil((o.images * 7) / 6);
+  const limits = [createModel, createBestModel].map((build) => {
+    const model = build(777);
+    try {
+      return batchSizeLimit(model, { trainImages: o.batch, residentBytes });
+    } finally {
+      model.dispose();
+    }
+  });
+  const limit = limits.reduce((a, b) => (b.max < a.max ? b : a));
+  if (o.batch > limit.max) throw new UsageError(`--batch must be at most ${limit.max} (${limit.reason}), got ${o.batch}`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     json: { type: "boolean" }, steps: { type: "string" }, warmup: { type: "string" }, batch: { type: "string" },
@@ -147,6 +174,7 @@ async function main(argv: string[]): Promise<number> {
   const images = intOption("epoch-images", values["epoch-images"], batch, 12_000)!;
   const ensembleModels = intOption("ensemble", values.ensemble, 0, 3)!;
   const { name: backend } = await setupBackend({ quiet: json });
+  checkBenchFlags({ batch, workers, images });
 
   const runs = [];
   for (const w of workers ? [0, workers] : [0]) {

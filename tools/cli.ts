@@ -61,11 +61,17 @@ export function joinNegativeValues(argv: string[]): string[] {
   return out;
 }
 
-/** A whole-number flag value >= min (`fallback` when the flag is absent); anything else is a usage error. */
-export function intOption(name: string, v: string | undefined, min: number, fallback?: number): number | undefined {
+/**
+ * A whole-number flag value in [min, max] (`fallback` when the flag is absent); anything else, including a number
+ * too large to be stored exactly (2^53 and beyond), is a usage error.
+ */
+export function intOption(name: string, v: string | undefined, min: number, fallback?: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined) return fallback;
-  if (!/^-?\d+$/.test(v.trim()) || Number(v) < min) {
-    throw new UsageError(`--${name} must be a whole number >= ${min}, got "${v}"`);
+  const n = Number(v);
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const tooLarge = /^-?\d+$/.test(v.trim()) && n > min;
+    const range = max === Number.MAX_SAFE_INTEGER && !tooLarge ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be a whole number ${range}, got "${v}"`);
   }
-  return Number(v);
+  return n;
 }

@@ -9,7 +9,7 @@ import { projectPath, userPath } from "./user-path";
 import {
   tf, BACKENDS, BackendName, setupBackend, loadMnist, createModel, mnistForTraining, train,
   formatEpoch, formatProgress, latestCheckpoint, listCheckpoints, BatchProgress, EpochLog,
-  readTrainingMeta, scheduleChanges, ScheduleMismatchError,
+  readTrainingMeta, scheduleChanges, workersChanges, ScheduleMismatchError, checkWorkers, MAX_SEED, refuseOtherRun,
   batchSizeLimit, residentBytes, checkCheckpointDir, checkpointBytes, RunLockedError, checkMakeDirs,
   trainEnsemble, formatEnsembleEpoch, ensembleCheckpoints, ENSEMBLE_RECIPES, EnsembleRecipeSpec, memberSeeds,
 } from "cnn-lab";
@@ -33,10 +33,10 @@ const USAGE = `usage: npm run train -- [--recipe R] [--epochs N] [--batch-size B
                    different --seed, --batch-size or --limit than the checkpoint's unless
   --allow-schedule-change  is given too (the run is then recorded as changed, and npm run runs skips it)
   --plot           live loss/accuracy curves in a browser window (needs the optional package nodeplotlib)
-  --workers W      extra worker threads per batch (default: CPU cores - 1 on wasm, else 0); ensembles: threads
-                   (default: one per model, at most the CPU cores)
+  --workers W      extra worker threads per batch, at most the CPU cores (default: CPU cores - 1 on wasm, else 0;
+                   --resume: the run's); ensembles: threads (default: one per model, at most the CPU cores)
   --limit N        train on the first N training images only (default all 60000)
-  --seed S         shuffle/dropout seed (default 777, the lecture's)`;
+  --seed S         shuffle/dropout seed, 0 to ${MAX_SEED} (default 777, the lecture's)`;
 
 
 export const RECIPES = ["lab-11-1", "lab-11-4", "lab-11-5"] as const;
@@ -86,7 +86,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     plot: values.plot ?? false,
     workers: int("workers", values.workers, 0),
     limit: int("limit", values.limit, 1),
-    seed: int("seed", values.seed, 0, 777)!,
+    seed: int("seed", values.seed, 0, 777, MAX_SEED)!,
   };
 }
 
@@ -152,6 +152,26 @@ function stopOnSignal(what: string): { controller: AbortController; exitCode: ()
   return { controller, exitCode, stopListening: () => { for (const s of STOP_SIGNALS) process.off(s, onSignal); } };
 }
 
+/** A library check's error as a usage error (exit 2, with the usage text): the user's flags asked for it. */
+function asUsage<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw e instanceof RunLockedError ? e : new UsageError((e as Error).message);
+  }
+}
+
+/** A worker count train() would refuse, as a usage error about --workers (`recordedIn`: the count is that checkpoint's). */
+function checkWorkersFlag(workers: number, batchSize: number, images: number, recordedIn?: string): void {
+  try {
+    checkWorkers(workers, batchSize, images);
+  } catch (e) {
+    const why = (e as Error).message;
+    throw new UsageError(recordedIn === undefined ? `--${why}` : `${recordedIn} was trained with ${workers} worker thread(s), which cannot run here: ${why}; ` +
+      "choose --workers and add --allow-schedule-change (the run is then recorded as changed)");
+  }
+}
+
 /** Another run training into the same folder: exit 2 with its pid (RunLockedError's message), no usage text. */
 async function main(argv: string[]): Promise<number> {
   try {
@@ -167,6 +187,7 @@ async function trainMain(argv: string[]): Promise<number> {
   const args = parseTrainArgs(argv);
   if (args.recipe !== "lab-11-1") return ensembleMain(args, ENSEMBLE_RECIPES[args.recipe]);
   if (args.plot) loadNodeplotlib(); // fail before loading data, not after
+  asUsage(() => refuseOtherRun(args.out, "single"));
   const existing = listCheckpoints(args.out);
   if (existing.length && !args.resume) {
     throw new UsageError(
@@ -174,19 +195,29 @@ async function trainMain(argv: string[]): Promise<number> {
     );
   }
   const latest = args.resume ? latestCheckpoint(args.out) : undefined;
+  const trainImages = args.limit ?? MNIST_TRAIN_IMAGES;
+  let recordedWorkers: number | undefined;
   if (latest) {
     // Before loading anything: a resume continues the checkpoint's schedule unless the user says otherwise.
-    const trainImages = args.limit ?? MNIST_TRAIN_IMAGES;
+    const meta = readTrainingMeta(latest);
+    recordedWorkers = meta.workers;
     try {
-      scheduleChanges(readTrainingMeta(latest), { seed: args.seed, batchSize: args.batchSize, learningRate: 0.001, trainImages }, latest, args.allowScheduleChange);
+      scheduleChanges(meta, { seed: args.seed, batchSize: args.batchSize, learningRate: 0.001, trainImages }, latest, args.allowScheduleChange);
+      if (args.workers !== undefined) workersChanges(meta, args.workers, latest, args.allowScheduleChange);
     } catch (e) {
-      if (e instanceof ScheduleMismatchError) throw new UsageError(e.message.replace("allow the change explicitly", "add --allow-schedule-change"));
+      if (e instanceof ScheduleMismatchError) {
+        throw new UsageError(e.message.replace("leave the worker count unset", "leave --workers out").replace("allow the change explicitly", "add --allow-schedule-change"));
+      }
       throw e;
     }
   }
   checkMakeDirs(args.out, `the checkpoint folder ${args.out}`); // before any work; a refused run writes nothing
+  if (args.workers !== undefined) checkWorkersFlag(args.workers, args.batchSize, trainImages);
   const backend = await setupBackend({ force: args.backend });
-  const workers = args.workers ?? (backend.name === "wasm" ? Math.max(0, os.availableParallelism() - 1) : 0);
+  // The run's own count on resume; else cores - 1 on wasm, as many as the batch can share.
+  const workers = args.workers ?? recordedWorkers ??
+    (backend.name === "wasm" ? Math.max(0, Math.min(os.availableParallelism() - 1, Math.min(args.batchSize, trainImages % args.batchSize || args.batchSize) - 1)) : 0);
+  checkWorkersFlag(workers, args.batchSize, trainImages, args.workers === undefined && recordedWorkers !== undefined ? latest : undefined);
   const mnist = await loadMnist();
   if (args.limit !== undefined && args.limit > mnist.train.count) {
     throw new UsageError(`--limit must be at most ${mnist.train.count} (the training set), got ${args.limit}`);
@@ -247,6 +278,7 @@ async function ensembleMain(args: TrainArgs, spec: EnsembleRecipeSpec): Promise<
   if (existing.length && !args.resume) {
     throw new UsageError(`${args.out} already holds an ensemble's checkpoints: add --resume to continue, or choose another --out`);
   }
+  asUsage(() => refuseOtherRun(args.out, "ensemble"));
   if (args.allowScheduleChange) throw new UsageError("--allow-schedule-change is for lab-11-1: an ensemble resumes its own recipe only");
   checkMakeDirs(args.out, `the checkpoint folder ${args.out}`);
   const backend = await setupBackend({ force: args.backend });

@@ -42,6 +42,27 @@ function checkWritableDir(dir: string, bytes = 1): void {
   }
 }
 
+/** Free bytes for an unprivileged writer on the disk holding `dir`. */
+export function freeBytes(dir: string): number {
+  const s = fs.statfsSync(dir);
+  return Number(s.bavail) * Number(s.bsize);
+}
+
+/**
+ * Refuses to start work whose checkpoints (`bytes` in all) the disk holding `dir` has no room for; `what` begins
+ * the message ("cannot train epoch 2 into DIR: the models' next checkpoints"). `free` reads the free space.
+ */
+export function checkFreeSpace(dir: string, bytes: number, what: string, free: (dir: string) => number = freeBytes): void {
+  let have: number;
+  try {
+    have = free(dir);
+  } catch (e) {
+    throw fsError(e, `cannot read the free space of ${dir}`);
+  }
+  const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+  if (have < bytes) throw new Error(`${what} need ${mb(bytes)} MB and the disk has ${mb(have)} MB free: make room, or choose another folder`);
+}
+
 /** The temp folders writeArtifacts (checkpoint.ts) makes next to epoch-NNN: `<name>.tmp-<pid>-<ms>`, `<name>.old-<pid>-<ms>`. */
 const TEMP = /^(epoch-\d+)\.(tmp|old)-(\d+)-(\d+)$/;
 

@@ -26,7 +26,7 @@ export const SCHEDULE_KEYS = ["seed", "batchSize", "learningRate", "trainImages"
 export type ScheduleKey = (typeof SCHEDULE_KEYS)[number];
 
 /** A setting changed on resume (allowed explicitly): the run after `epoch` used `to` instead of `from`. */
-export interface ScheduleChange { epoch: number; setting: ScheduleKey; from: number; to: number }
+export interface ScheduleChange { epoch: number; setting: ScheduleKey | "workers"; from: number; to: number }
 
 /**
  * What train() writes with every epoch's checkpoint, and what --resume and `npm run runs` read back
@@ -41,7 +41,10 @@ export interface TrainingMeta {
   learningRate: number;
   /** Training images per epoch (absent in checkpoints written before it was recorded). */
   trainImages?: number;
-  /** Extra worker threads of the last session (each draws its own dropout masks); absent in early checkpoints. */
+  /**
+   * Extra worker threads of the run (each draws its own dropout masks): a resume keeps them, or records the change
+   * in `changes`; absent in early checkpoints.
+   */
   workers?: number;
   /** Settings changed by a resume with allowScheduleChange: such a run is not one schedule. */
   changes?: ScheduleChange[];
@@ -74,7 +77,31 @@ export function checkTrainingMeta(meta: unknown, where: string): TrainingMeta {
 /** The training metadata of a checkpoint folder, read from its model.json alone (no weights loaded). */
 export function readTrainingMeta(dir: string): TrainingMeta {
   const json = readJson(path.join(dir, MODEL_JSON), "a checkpoint's model.json") as { userDefinedMetadata?: unknown } | null;
-  return checkTrainingMeta(json?.userDefinedMetadata, `checkpoint ${dir}`);
+  const meta = checkTrainingMeta(json?.userDefinedMetadata, `checkpoint ${dir}`);
+  checkEpochName(dir, meta.epoch);
+  return meta;
+}
+
+/**
+ * A folder named epoch-NNN must hold epoch NNN: one renamed or copied by hand (epoch-009 holding epoch 2) would be
+ * taken as the newest checkpoint, resumed as epoch 9 (re-training epoch 3 forever) or predicted with.
+ */
+function checkEpochName(dir: string, epoch: unknown): void {
+  const m = /^epoch-(\d+)$/.exec(path.basename(path.resolve(dir)));
+  if (m === null || typeof epoch !== "number" || Number(m[1]) === epoch) return;
+  throw new Error(
+    `checkpoint ${dir}: its folder name says epoch ${Number(m[1])} but its metadata says epoch ${epoch} (renamed or copied by hand?): ` +
+      `move it out of ${path.dirname(dir)} (or rename it to ${epochDirName(epoch)} if there is none)`,
+  );
+}
+
+/** The epoch a checkpoint's metadata states, or undefined (no or unreadable metadata: the loader says what is wrong). */
+function statedEpoch(dir: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, MODEL_JSON), "utf8"))?.userDefinedMetadata?.epoch;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface LoadedCheckpoint {
@@ -96,12 +123,18 @@ function writeFileSynced(file: string, data: string | Uint8Array): void {
   }
 }
 
-function weightBytes(specs: tf.io.WeightsManifestEntry[]): number {
+/** Bytes the weights `specs` describe; a spec without a shape or with another dtype is refused, naming `where`. */
+function weightBytes(specs: tf.io.WeightsManifestEntry[], where = "checkpoint"): number {
   let total = 0;
   for (const s of specs) {
+    const name = JSON.stringify((s as { name?: unknown } | null)?.name);
+    if (s == null || typeof s !== "object") throw new Error(`${where}: a weight entry is ${JSON.stringify(s)} (expected {name, shape, dtype})`);
+    if (!Array.isArray(s.shape) || !s.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new Error(`${where}: weight ${name} has no shape (expected a list of sizes), got ${JSON.stringify(s.shape)}`);
+    }
     const dtype = s.quantization?.dtype ?? s.dtype;
     const bytes = DTYPE_BYTES[dtype];
-    if (bytes === undefined) throw new Error(`weight "${s.name}" has unsupported dtype "${dtype}"`);
+    if (bytes === undefined) throw new Error(`${where}: weight ${name} has unsupported dtype ${JSON.stringify(dtype)} (expected ${Object.keys(DTYPE_BYTES).join(", ").replace(/, (\w+)$/, " or $1")})`);
     total += s.shape.reduce((a, b) => a * b, 1) * bytes;
   }
   return total;
@@ -190,15 +223,19 @@ export function readArtifacts(dirOrJson: string): tf.io.ModelArtifacts {
   }
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Buffer[] = [];
-  for (const group of json.weightsManifest) {
-    specs.push(...group.weights);
-    for (const p of group.paths) {
+  for (const [i, group] of (json.weightsManifest as unknown[]).entries()) {
+    const g = group as { paths?: unknown; weights?: unknown } | null;
+    if (g == null || typeof g !== "object" || !Array.isArray(g.paths) || !Array.isArray(g.weights)) {
+      throw new Error(`${where}: ${MODEL_JSON}'s weightsManifest[${i}] is not {paths: [...], weights: [...]} (corrupt, or not a layers model): ${JSON.stringify(group)?.slice(0, 80)}`);
+    }
+    specs.push(...(g.weights as tf.io.WeightsManifestEntry[]));
+    for (const p of g.paths) {
       const file = weightFile(dir, p, where);
       if (!regularFile(file, `a weight file of ${where}`)) throw new Error(`${where}: weight file ${p} is missing`);
       buffers.push(fs.readFileSync(file));
     }
   }
-  const expected = weightBytes(specs);
+  const expected = weightBytes(specs, where);
   const actual = buffers.reduce((n, b) => n + b.byteLength, 0);
   if (actual !== expected) {
     throw new Error(
@@ -329,8 +366,12 @@ export function listCheckpoints(outDir: string): { epoch: number; dir: string }[
     .sort((a, b) => a.epoch - b.epoch);
 }
 
-/** The newest epoch checkpoint in `outDir`, or `outDir` itself when it is a checkpoint folder. */
+/**
+ * The newest epoch checkpoint in `outDir`, or `outDir` itself when it is a checkpoint folder. Throws when the one
+ * chosen is named for another epoch than its metadata's (see checkEpochName).
+ */
 export function latestCheckpoint(outDir: string): string | undefined {
-  if (fs.existsSync(path.join(outDir, MODEL_JSON))) return outDir;
-  return listCheckpoints(outDir).pop()?.dir;
+  const dir = fs.existsSync(path.join(outDir, MODEL_JSON)) ? outDir : listCheckpoints(outDir).pop()?.dir;
+  if (dir !== undefined) checkEpochName(dir, statedEpoch(dir));
+  return dir;
 }

@@ -51,6 +51,21 @@ export function dropoutReseeder(model: Pick<tf.LayersModel, "layers">): (step: n
   });
 }
 
+/**
+ * Refuses a worker count that cannot help, before any thread starts: more threads than cores only compete for
+ * them (and each costs a heap), and each of the 1 + workers threads takes at least one image of every batch, the
+ * epoch's last, smaller one included (`images` per epoch; default: whole batches only).
+ */
+export function checkWorkers(workers: number, batchSize: number, images = batchSize, cores = os.availableParallelism()): void {
+  if (!Number.isInteger(workers) || workers < 0) throw new Error(`workers must be a whole number >= 0, got ${workers}`);
+  if (workers > cores) throw new Error(`workers must be at most ${cores} (the CPU cores; more threads only compete for them), got ${workers}`);
+  const smallest = Math.min(batchSize, images % batchSize || batchSize);
+  if (workers + 1 > smallest) {
+    const last = smallest < batchSize ? ` (the epoch's last batch: ${images} images in batches of ${batchSize})` : "";
+    throw new Error(`workers must be at most ${smallest - 1} for batches of ${smallest} image(s)${last} (each of the 1 + workers threads takes at least one image of every batch), got ${workers}`);
+  }
+}
+
 function spawn(): Worker {
   const ts = __filename.endsWith(".ts"); // running from source (tsx): the worker needs the loader too
   return new Worker(path.join(__dirname, `data-parallel-worker.${ts ? "ts" : "js"}`), ts ? { execArgv: ["--require", "tsx/cjs"] } : {});

@@ -10,13 +10,14 @@ import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, readTrainingMeta } from "./checkpoint";
-import { openCheckpointDir } from "./checkpoint-dir";
+import { checkFreeSpace, checkpointBytes, freeBytes, openCheckpointDir } from "./checkpoint-dir";
+import { ENSEMBLE_FILE, refuseOtherRun } from "./run-kind";
 import { readJson } from "./fs-errors";
 import { AUGMENT_COPIES } from "./augment";
 import { staircaseDecay } from "./lr-schedule";
 import { countCorrect } from "./step";
 import { cellInterruptSignal, interruptedMessage } from "./interrupt";
-import { epochOrder, scheduleChanges, ScheduleMismatchError, type EpochLog, type LabelledImages } from "./train";
+import { checkSeed, epochOrder, scheduleChanges, ScheduleMismatchError, type EpochLog, type LabelledImages } from "./train";
 
 /** The recipe shared by every model of an ensemble; ensemble.json in the checkpoint folder records it. */
 export interface EnsembleRecipe {
@@ -63,6 +64,8 @@ export interface EnsembleOptions {
   /** Worker threads (default: one per model, at most the number of cores). */
   threads?: number;
   signal?: AbortSignal;
+  /** Free bytes on the checkpoint folder's disk (default: statfs); tests inject a reading. */
+  freeSpace?: (dir: string) => number;
   onProgress?: (p: EnsembleProgress) => void;
   onEpoch?: (log: EnsembleEpochLog) => void;
 }
@@ -93,7 +96,7 @@ export interface WorkerData {
   stop: Int32Array;
 }
 
-const RECIPE_FILE = "ensemble.json";
+const RECIPE_FILE = ENSEMBLE_FILE;
 
 /** The lecture's epoch line for an ensemble, with each model's own test accuracy and the epoch's wall time. */
 export function formatEnsembleEpoch(log: EnsembleEpochLog): string {
@@ -214,11 +217,20 @@ export async function trainEnsemble(models: tf.LayersModel[], data: LabelledImag
     positiveInt("decay.everyEpochs", recipe.decay.everyEpochs);
     if (!(recipe.decay.rate > 0 && recipe.decay.rate <= 1)) throw new Error(`decay.rate must be in (0, 1], got ${recipe.decay.rate}`);
   }
+  checkSeed(recipe.seed);
   const threads = opts.threads ?? Math.min(models.length, Math.max(1, os.availableParallelism()));
   positiveInt("threads", threads);
 
   const dir = opts.checkpointDir;
-  const release = openCheckpointDir(dir);
+  refuseOtherRun(dir, "ensemble");
+  // Each member's next checkpoint, all written within an epoch: probed at their real size, and checked again
+  // before every epoch, so a full disk is found before the epoch's training, not after it.
+  const sizes = models.map((m) => checkpointBytes(m));
+  const freeSpace = opts.freeSpace ?? freeBytes;
+  const roomFor = (epoch: number, members: number[]) =>
+    checkFreeSpace(dir, members.reduce((n, m) => n + sizes[m], 0), `cannot train epoch ${epoch} into ${dir}: the models' next checkpoints`, freeSpace);
+  const pending = (done: number[]) => models.map((_, m) => m).filter((m) => done[m] < recipe.epochs);
+  const release = openCheckpointDir(dir, sizes.reduce((a, b) => a + b, 0));
   const workers: Worker[] = [];
   const stop = new Int32Array(new SharedArrayBuffer(4));
   try {
@@ -239,6 +251,8 @@ export async function trainEnsemble(models: tf.LayersModel[], data: LabelledImag
     });
     const history = (saved?.history ?? []).filter((h) => h.epoch <= Math.min(...done));
     const resumedFrom = history.length;
+    let checkedEpoch = Math.min(...done) + 1; // the next epoch whose room is checked
+    if (pending(done).length) roomFor(checkedEpoch, pending(done));
     writeRecipeFile(dir, { recipe, history });
 
     // Test logits of finished epochs whose ensemble line is missing (a run stopped mid-epoch) come from the checkpoints.
@@ -316,6 +330,17 @@ export async function trainEnsemble(models: tf.LayersModel[], data: LabelledImag
             // The model furthest behind goes first, so ensemble epochs complete in order.
             const m = models.map((_, i) => i).filter(want).sort((a, b) => next[a] - next[b] || a - b)[0];
             if (m === undefined) break;
+            if (next[m] > checkedEpoch) {
+              // The first job of a new epoch: room for every member's checkpoint of it. Jobs running on already
+              // finish; the refused epoch starts nowhere.
+              checkedEpoch = next[m];
+              try {
+                roomFor(checkedEpoch, pending(next.map((e) => e - 1)));
+              } catch (e) {
+                failure ??= e as Error;
+                break;
+              }
+            }
             const w = idle.pop()!;
             busy.add(m);
             const job = jobFor(m);

@@ -19,6 +19,7 @@ export * from "./lr-schedule";
 export * from "./checkpoint";
 export * from "./checkpoint-dir";
 export * from "./run-lock";
+export * from "./run-kind";
 export * from "./fs-errors";
 export * from "./atomic-write";
 export * from "./make-dirs";

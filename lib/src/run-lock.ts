@@ -56,7 +56,8 @@ const held = new Set<string>();
 function readOwner(file: string): LockOwner | undefined {
   try {
     const owner = JSON.parse(fs.readFileSync(file, "utf8"));
-    return Number.isInteger(owner?.pid) ? owner : undefined;
+    // Only a process's own pid: kill(0) and kill(-1) signal groups, so a lock holding 0 or -1 would look alive forever.
+    return Number.isInteger(owner?.pid) && owner.pid >= 1 && owner.pid <= 2 ** 31 - 1 ? owner : undefined;
   } catch {
     return undefined; // gone meanwhile, or written half-way by a process killed at that moment
   }
@@ -71,9 +72,21 @@ function isStale(file: string, owner: LockOwner | undefined): boolean {
   return owner.procStart !== undefined && now !== undefined && now !== owner.procStart; // pid reused
 }
 
+/**
+ * Refuses a lock path that is not a file (a folder, a FIFO…): it is not ours to move or remove, and reading or
+ * replacing it would fail half-way.
+ */
+function checkLockIsFile(file: string): void {
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (st === undefined || st.isFile()) return;
+  const what = st.isDirectory() ? "a folder" : st.isSymbolicLink() ? "a symbolic link" : "not a regular file";
+  throw new Error(`${file} is ${what}, expected a training run's lock file: remove it if no training run uses ${path.dirname(file)}, or choose another folder`);
+}
+
 /** Throws RunLockedError when a live process holds the folder's lock. For an early check; acquireRunLock decides. */
 export function checkRunLock(dir: string): void {
   const file = path.join(dir, RUN_LOCK);
+  checkLockIsFile(file);
   if (!fs.existsSync(file)) return;
   const owner = readOwner(file);
   if (!isStale(file, owner)) throw new RunLockedError(dir, owner!);
@@ -117,6 +130,7 @@ export function acquireRunLock(dir: string): () => void {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       }
+      checkLockIsFile(file);
       const owner = readOwner(file);
       if (!isStale(file, owner)) throw new RunLockedError(dir, owner!);
       removeStale(file);

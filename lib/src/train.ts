@@ -11,7 +11,8 @@ import {
 import { checkpointBytes, openCheckpointDir } from "./checkpoint-dir";
 import { batchSizeLimit } from "./batch-memory";
 import { accuracy, Labels, predictClasses } from "./evaluate";
-import { DataParallelTrainer, dropoutReseeder } from "./data-parallel";
+import { checkWorkers, DataParallelTrainer, dropoutReseeder } from "./data-parallel";
+import { refuseOtherRun } from "./run-kind";
 import { trainStep } from "./step";
 import { cellInterruptSignal, interruptedMessage } from "./interrupt";
 
@@ -61,7 +62,9 @@ export interface TrainOptions {
   allowScheduleChange?: boolean;
   /**
    * Extra worker threads that each compute a shard of every batch's gradient (wasm runs on one core);
-   * 0 (default) trains on this thread only. One optimizer step per batch either way.
+   * 0 (default) trains on this thread only. One optimizer step per batch either way. At most the CPU cores, and
+   * fewer than the images of a batch. The count shapes the run (dropout masks per shard, the gradient's sum), so a
+   * resume keeps the run's: unset, it is the recorded one; another is refused unless allowScheduleChange.
    */
   workers?: number;
   /**
@@ -122,6 +125,14 @@ function positiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
 }
 
+/** The largest seed: the shuffle mixes seeds as 32-bit integers (Math.imul), so larger ones would repeat smaller ones' shuffles. */
+export const MAX_SEED = 2 ** 31 - 1;
+
+/** Refuses a seed that is not a whole number from 0 to MAX_SEED. */
+export function checkSeed(seed: number, name = "seed"): void {
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) throw new Error(`${name} must be a whole number from 0 to ${MAX_SEED}, got ${seed}`);
+}
+
 /** A resume that would change the run's schedule: both values named, so the user can choose. */
 export class ScheduleMismatchError extends Error {}
 
@@ -137,6 +148,22 @@ export function scheduleChanges(meta: TrainingMeta, now: Record<(typeof SCHEDULE
     throw new ScheduleMismatchError(`cannot resume ${where} with a different schedule: ${list} (use the checkpoint's settings, or allow the change explicitly)`);
   }
   return changes;
+}
+
+/**
+ * A resume on another number of worker threads than the run's: not the run it would have been (each shard draws
+ * its own dropout masks, and the gradient is summed over other shards). Throws ScheduleMismatchError unless
+ * `allow`; returns the change (to be recorded) when allowed. Checkpoints from before the count was recorded pass.
+ */
+export function workersChanges(meta: TrainingMeta, workers: number, where: string, allow = false): ScheduleChange[] {
+  if (meta.workers === undefined || meta.workers === workers) return [];
+  if (!allow) {
+    throw new ScheduleMismatchError(
+      `cannot resume ${where} with ${workers} worker thread(s): the run used ${meta.workers}, and another count trains ` +
+        `differently (other dropout masks and gradient sums) (leave the worker count unset to use the run's, or allow the change explicitly)`,
+    );
+  }
+  return [{ epoch: meta.epoch, setting: "workers", from: meta.workers, to: workers }];
 }
 
 async function restore(model: tf.LayersModel, optimizer: tf.Optimizer, dir: string): Promise<EpochLog[]> {
@@ -160,12 +187,19 @@ async function restore(model: tf.LayersModel, optimizer: tf.Optimizer, dir: stri
  * Refuses a batch that cannot fit first; with checkpointDir, holds that folder's lock for the whole run.
  */
 export async function train(model: tf.LayersModel, data: LabelledImages, opts: TrainOptions): Promise<TrainResult> {
-  const limit = batchSizeLimit(model, { trainImages: data.images.shape[0], residentBytes: residentBytes(data, opts.test), workers: opts.workers });
   const batchSize = opts.batchSize ?? 100;
+  positiveInt("batchSize", batchSize);
+  checkSeed(opts.seed ?? 777);
+  // The folder must hold no ensemble; a resume runs on the run's worker threads unless told otherwise.
+  if (opts.checkpointDir !== undefined) refuseOtherRun(opts.checkpointDir, "single");
+  const latest = opts.resume && opts.checkpointDir !== undefined ? latestCheckpoint(opts.checkpointDir) : undefined;
+  const workers = opts.workers ?? (latest === undefined ? undefined : readTrainingMeta(latest).workers) ?? 0;
+  checkWorkers(workers, batchSize, data.images.shape[0]);
+  const limit = batchSizeLimit(model, { trainImages: data.images.shape[0], residentBytes: residentBytes(data, opts.test), workers });
   if (batchSize > limit.max) throw new Error(`batchSize must be at most ${limit.max} (${limit.reason}), got ${batchSize}`);
   const release = opts.checkpointDir === undefined ? undefined : openCheckpointDir(opts.checkpointDir, checkpointBytes(model));
   try {
-    return await trainLoop(model, data, opts);
+    return await trainLoop(model, data, { ...opts, workers });
   } finally {
     release?.();
   }
@@ -194,13 +228,16 @@ async function trainLoop(model: tf.LayersModel, data: LabelledImages, opts: Trai
   }
 
   const workers = opts.workers ?? 0;
-  if (!Number.isInteger(workers) || workers < 0) throw new Error(`workers must be a whole number >= 0, got ${workers}`);
   const latest = opts.resume ? latestCheckpoint(opts.checkpointDir!) : undefined;
   let changes: ScheduleChange[] = [];
   if (latest) {
     // Before anything is built or touched: a resume must continue the same schedule.
     const meta = readTrainingMeta(latest);
-    changes = [...(meta.changes ?? []), ...scheduleChanges(meta, { seed, batchSize, learningRate, trainImages: n }, latest, opts.allowScheduleChange)];
+    changes = [
+      ...(meta.changes ?? []),
+      ...scheduleChanges(meta, { seed, batchSize, learningRate, trainImages: n }, latest, opts.allowScheduleChange),
+      ...workersChanges(meta, workers, latest, opts.allowScheduleChange),
+    ];
   }
   const optimizer = tf.train.adam(learningRate);
   const reseedDropout = dropoutReseeder(model);
