@@ -2,6 +2,7 @@
 // tfjs-node downloads libtensorflow at install time, which fails offline, on new Node versions,
 // on Apple Silicon and on Windows, so it is optional and every failure falls through to wasm.
 import * as tf from "@tensorflow/tfjs";
+import { installTensorflowKernels, restoreRemovedUtil } from "./tensorflow-kernels";
 import { installWasmTrainingKernels } from "./wasm-training";
 
 export const BACKENDS = ["tensorflow", "wasm", "cpu"] as const;
@@ -20,6 +21,10 @@ function firstLine(e: unknown): string {
 
 /** Loads tfjs-node; returns why not when it cannot. A half-installed package (binary missing) lands here too. */
 function loadTensorflow(): string | undefined {
+  // TensorFlow reads its log level when the native library loads: later is too late. 2 drops its INFO and WARNING
+  // lines (cpu_feature_guard's); a user's own setting stands.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= "2";
+  restoreRemovedUtil(); // tfjs-node's dist calls util functions Node 23 removed
   try {
     require("@tensorflow/tfjs-node");
     return undefined;
@@ -51,6 +56,8 @@ async function activate(name: BackendName): Promise<string | undefined> {
   }
   // Stock tfjs-backend-wasm cannot train a CNN: add the project's gradient kernels.
   if (name === "wasm") installWasmTrainingKernels();
+  // tfjs-node lacks Transform (tf.image.transform, lab-11-5's augmentation).
+  if (name === "tensorflow") installTensorflowKernels();
   return undefined;
 }
 
