@@ -4,7 +4,7 @@
 // first image of a batch right (the next ones come out 0), where wasm and TensorFlow agree.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { tf, setupBackend, restoreRemovedUtil, loadMnist, mnistForTraining, augmentBatch } from "cnn-lab";
+import { tf, setupBackend, restoreRemovedUtil, defaultWorkers, loadMnist, mnistForTraining, augmentBatch } from "cnn-lab";
 
 let tfjsNode = true;
 try { require.resolve("@tensorflow/tfjs-node"); } catch { tfjsNode = false; }
@@ -62,4 +62,12 @@ test("tensorflow's Transform equals wasm's for nearest and bilinear, fill modes 
     const [a, b] = await on(["tensorflow", "wasm"], run);
     assert.deepEqual(Array.from(a), Array.from(b), `${interp} ${fill} ${shape ?? ""}`);
   }
+});
+
+test("default worker threads (npm run train and npm run bench): cores - 1 on wasm only; TensorFlow runs its own threads", () => {
+  assert.equal(defaultWorkers("wasm", 2), 1);
+  assert.equal(defaultWorkers("wasm", 8), 7);
+  assert.equal(defaultWorkers("wasm", 1), 0);
+  assert.equal(defaultWorkers("tensorflow", 8), 0);
+  assert.equal(defaultWorkers("cpu", 8), 0);
 });

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import { intOption as int, parseFlags, runCli, UsageError } from "./cli";
 import { projectPath, userPath } from "./user-path";
 import {
+  defaultWorkers,
   tf, BACKENDS, BackendName, setupBackend, loadMnist, createModel, mnistForTraining, train,
   formatEpoch, formatProgress, latestCheckpoint, listCheckpoints, BatchProgress, EpochLog,
   readTrainingMeta, scheduleChanges, ScheduleMismatchError,
@@ -177,7 +178,7 @@ async function trainMain(argv: string[]): Promise<number> {
     }
   }
   const backend = await setupBackend({ force: args.backend });
-  const workers = args.workers ?? (backend.name === "wasm" ? Math.max(0, os.availableParallelism() - 1) : 0);
+  const workers = args.workers ?? defaultWorkers(backend.name);
   const mnist = await loadMnist();
   if (args.limit !== undefined && args.limit > mnist.train.count) {
     throw new UsageError(`--limit must be at most ${mnist.train.count} (the training set), got ${args.limit}`);

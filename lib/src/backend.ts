@@ -2,6 +2,7 @@
 // tfjs-node downloads libtensorflow at install time, which fails offline, on new Node versions,
 // on Apple Silicon and on Windows, so it is optional and every failure falls through to wasm.
 import * as tf from "@tensorflow/tfjs";
+import { availableParallelism } from "node:os";
 import { installTensorflowKernels, restoreRemovedUtil } from "./tensorflow-kernels";
 import { installWasmTrainingKernels } from "./wasm-training";
 
@@ -112,6 +113,15 @@ export async function setupBackend(opts: { force?: BackendName; quiet?: boolean 
       ? `backend "${forced}" was requested (TFJS_BACKEND) but cannot load: ${fallbacks.join("; ")}`
       : `no TensorFlow.js backend could load: ${fallbacks.join("; ")}`,
   );
+}
+
+/**
+ * Worker threads to split each batch over by default (`npm run train`, `npm run bench`): wasm computes on one thread,
+ * so cores - 1 extra threads; TensorFlow runs every op on its own threads (a worker bought 1.02x), and cpu is too slow
+ * for it to matter: 0.
+ */
+export function defaultWorkers(backend: BackendName, cores = availableParallelism()): number {
+  return backend === "wasm" ? Math.max(0, cores - 1) : 0;
 }
 
 /** One line: the backend that runs and, when it fell back, why. */
