@@ -8,15 +8,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { intOption, parseFlags, runCli, UsageError } from "./cli";
 import {
-  tf, type StepTiming, setupBackend, createModel, createBestModel, augmentImages, augmentParams, DataParallelTrainer, trainStep, train, trainEnsemble,
-  loadMnist, mnistForTraining, batchSizeLimit, checkWorkers,
+  tf, type StepTiming, setupBackend, defaultWorkers, createModel, createBestModel, augmentImages, augmentParams, DataParallelTrainer, trainStep,
+  train, trainEnsemble, loadMnist, mnistForTraining, batchSizeLimit, checkWorkers,
 } from "cnn-lab";
 
 const USAGE = `usage: npm run bench -- [--json] [--steps N] [--warmup N] [--batch N] [--workers N] [--epoch-images N] [--ensemble N]
   --json            one JSON object instead of text
   --steps N         timed steps (default 20); --warmup N untimed steps first (default 3)
   --batch N         images per step (default 100, the lecture's)
-  --workers N       extra worker threads for the second measurement (default: CPU cores - 1; 0 measures one thread only)
+  --workers N       extra worker threads for the second measurement (default: CPU cores - 1 on wasm, 0 on tensorflow,
+                    which runs its own threads inside each op, as npm run train does; 0 measures one thread only)
   --epoch-images N  training images in the measured epoch (default 12000; the test evaluation uses N / 6, the
                     lecture's 60,000 : 10,000)
   --ensemble N      models in the ensemble measurement (default 3, lab-11-4's; 0 skips it): 2 epochs of
@@ -123,7 +124,7 @@ async function ensembleFigures(models: number, threads: number, images: number, 
       return (performance.now() - t0) / 1000;
     };
     const sequential = await seconds(1);
-    const parallel = await seconds(threads);
+    const parallel = threads > 1 ? await seconds(threads) : sequential;
     const imagesTrained = models * 2 * images;
     return {
       models, threads, imagesPerEpoch: images,
@@ -170,10 +171,14 @@ async function main(argv: string[]): Promise<number> {
   const json = values.json ?? false;
   const steps = intOption("steps", values.steps, 1, 20)!, warmup = intOption("warmup", values.warmup, 0, 3)!;
   const batch = intOption("batch", values.batch, 1, 100)!;
-  const workers = intOption("workers", values.workers, 0, Math.max(0, os.availableParallelism() - 1))!;
+  intOption("workers", values.workers, 0); // checked before the backend loads
   const images = intOption("epoch-images", values["epoch-images"], batch, 12_000)!;
   const ensembleModels = intOption("ensemble", values.ensemble, 0, 3)!;
   const { name: backend } = await setupBackend({ quiet: json });
+  // Worker threads split a batch for wasm, which computes on one thread; TensorFlow spreads each op over its own
+  // threads (scaling 1.02x with a worker, measured): defaults as in npm run train.
+  const threadsOwn = backend !== "wasm";
+  const workers = intOption("workers", values.workers, 0, defaultWorkers(backend))!;
   checkBenchFlags({ batch, workers, images });
 
   const runs = [];
@@ -194,7 +199,7 @@ async function main(argv: string[]): Promise<number> {
   originals.dispose();
   const best = { stepImagesPerSec: bestStep.stepImagesPerSec, augmentImagesPerSec: Math.round(batch / median(augmentTimes.map((t) => t.wall))) };
   const ensemble = ensembleModels
-    ? await ensembleFigures(ensembleModels, Math.min(ensembleModels, os.availableParallelism()), Math.max(batch, Math.round(images / 2)), batch)
+    ? await ensembleFigures(ensembleModels, threadsOwn ? 1 : Math.min(ensembleModels, os.availableParallelism()), Math.max(batch, Math.round(images / 2)), batch)
     : undefined;
   const result = {
     backend, batch, steps, epochImages: images, workers,
@@ -209,6 +214,8 @@ async function main(argv: string[]): Promise<number> {
     /** A whole epoch's rate over the step rate, with the same threads: what the loop around the step costs. */
     epochOverStep: runs.map((r) => Number((r.epochImagesPerSec / r.stepImagesPerSec).toFixed(2))),
     inferImagesPerSec: one.inferImagesPerSec,
+    /** CPU-seconds per second of the one-thread step: above 1 when the backend runs its own threads (TensorFlow). */
+    stepCoresBusy: Number((one.stepImagesPerSec / one.stepImagesPerCpuSec).toFixed(2)),
     best,
     ensemble,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
@@ -225,6 +232,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(`${threads}: step ${r.stepImagesPerSec} images/s (median of ${steps} steps of ${batch}; ${r.stepImagesPerCpuSec} per CPU-second), ` +
         `epoch ${r.epochImagesPerSec} images/s (train() on ${images} images + test evaluation)`);
     }
+    console.log(`cores busy during the one-thread step: ${result.stepCoresBusy} (CPU-seconds per second; above 1: the backend's own threads)`);
     if (result.scaling !== undefined) console.log(`scaling: ${result.scaling}x the one-thread step with ${workers} worker(s)`);
     if (many?.split) {
       const s = many.split;
@@ -234,8 +242,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(`epoch rate / step rate: ${result.epochOverStep.join(", ")}`);
     console.log(`lab-11-5's batch-norm CNN, 1 thread: step ${best.stepImagesPerSec} images/s; augmentation (rotate + shift) ${best.augmentImagesPerSec} images/s`);
     if (ensemble) {
-      console.log(`ensemble of ${ensemble.models} (trainEnsemble, 2 epochs of ${ensemble.imagesPerEpoch} images + test): one thread ${ensemble.sequentialImagesPerSec} images/s, ` +
-        `${ensemble.threads} threads ${ensemble.ensembleImagesPerSec} images/s; time ${ensemble.ensembleOverSequential}x the one-thread time`);
+      console.log(`ensemble of ${ensemble.models} (trainEnsemble, 2 epochs of ${ensemble.imagesPerEpoch} images + test): one thread ${ensemble.sequentialImagesPerSec} images/s` +
+        (ensemble.threads > 1 ? `, ${ensemble.threads} threads ${ensemble.ensembleImagesPerSec} images/s; time ${ensemble.ensembleOverSequential}x the one-thread time` : ""));
     }
     console.log(`inference: ${result.inferImagesPerSec} images/s; peak RSS ${result.peakRssMB} MB; tensors leaked per step: ${runs.map((r) => r.tensorsLeakedPerStep).join(", ")}`);
     console.log(`${result.machine}; node ${result.node}; tfjs ${result.tfjs}; ${result.date}`);

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import { intOption as int, parseFlags, runCli, UsageError } from "./cli";
 import { projectPath, userPath } from "./user-path";
 import {
+  defaultWorkers,
   tf, BACKENDS, BackendName, setupBackend, loadMnist, createModel, mnistForTraining, train,
   formatEpoch, formatProgress, latestCheckpoint, listCheckpoints, BatchProgress, EpochLog,
   readTrainingMeta, scheduleChanges, workersChanges, ScheduleMismatchError, checkWorkers, MAX_SEED, refuseOtherRun,
@@ -216,7 +217,7 @@ async function trainMain(argv: string[]): Promise<number> {
   const backend = await setupBackend({ force: args.backend });
   // The run's own count on resume; else cores - 1 on wasm, as many as the batch can share.
   const workers = args.workers ?? recordedWorkers ??
-    (backend.name === "wasm" ? Math.max(0, Math.min(os.availableParallelism() - 1, Math.min(args.batchSize, trainImages % args.batchSize || args.batchSize) - 1)) : 0);
+    Math.min(defaultWorkers(backend.name), Math.max(0, Math.min(args.batchSize, trainImages % args.batchSize || args.batchSize) - 1));
   checkWorkersFlag(workers, args.batchSize, trainImages, args.workers === undefined && recordedWorkers !== undefined ? latest : undefined);
   const mnist = await loadMnist();
   if (args.limit !== undefined && args.limit > mnist.train.count) {

@@ -2,6 +2,8 @@
 // tfjs-node downloads libtensorflow at install time, which fails offline, on new Node versions,
 // on Apple Silicon and on Windows, so it is optional and every failure falls through to wasm.
 import * as tf from "@tensorflow/tfjs";
+import { availableParallelism } from "node:os";
+import { installTensorflowKernels, restoreRemovedUtil } from "./tensorflow-kernels";
 import { installWasmTrainingKernels } from "./wasm-training";
 
 export const BACKENDS = ["tensorflow", "wasm", "cpu"] as const;
@@ -20,6 +22,10 @@ function firstLine(e: unknown): string {
 
 /** Loads tfjs-node; returns why not when it cannot. A half-installed package (binary missing) lands here too. */
 function loadTensorflow(): string | undefined {
+  // TensorFlow reads its log level when the native library loads: later is too late. 2 drops its INFO and WARNING
+  // lines (cpu_feature_guard's); a user's own setting stands.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= "2";
+  restoreRemovedUtil(); // tfjs-node's dist calls util functions Node 23 removed
   try {
     require("@tensorflow/tfjs-node");
     return undefined;
@@ -51,6 +57,8 @@ async function activate(name: BackendName): Promise<string | undefined> {
   }
   // Stock tfjs-backend-wasm cannot train a CNN: add the project's gradient kernels.
   if (name === "wasm") installWasmTrainingKernels();
+  // tfjs-node lacks Transform (tf.image.transform, lab-11-5's augmentation).
+  if (name === "tensorflow") installTensorflowKernels();
   return undefined;
 }
 
@@ -105,6 +113,15 @@ export async function setupBackend(opts: { force?: BackendName; quiet?: boolean 
       ? `backend "${forced}" was requested (TFJS_BACKEND) but cannot load: ${fallbacks.join("; ")}`
       : `no TensorFlow.js backend could load: ${fallbacks.join("; ")}`,
   );
+}
+
+/**
+ * Worker threads to split each batch over by default (`npm run train`, `npm run bench`): wasm computes on one thread,
+ * so cores - 1 extra threads; TensorFlow runs every op on its own threads (a worker bought 1.02x), and cpu is too slow
+ * for it to matter: 0.
+ */
+export function defaultWorkers(backend: BackendName, cores = availableParallelism()): number {
+  return backend === "wasm" ? Math.max(0, cores - 1) : 0;
 }
 
 /** One line: the backend that runs and, when it fell back, why. */

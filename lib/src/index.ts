@@ -12,6 +12,7 @@ export * from "./font";
 export * from "./idx";
 export * from "./mnist";
 export * from "./wasm-training";
+export * from "./tensorflow-kernels";
 export * from "./model";
 export * from "./best-model";
 export * from "./augment";
