@@ -84,10 +84,15 @@ export function startJupyterServer(o: ServerOptions): JupyterServer {
   for (const s of STOP_SIGNALS) process.on(s, onSignal);
   const onExit = () => killAll(); // this process ends another way (an uncaught error, process.exit)
   process.on("exit", onExit);
+  // SIGTERM to `npm` alone reaches only its shell (`sh -c node …`), which dies without passing it on: this process
+  // is then re-parented, and stops as if the signal had come to it.
+  const parent = process.ppid;
+  const orphaned = setInterval(() => { if (process.ppid !== parent) { clearInterval(orphaned); onSignal("SIGTERM"); } }, 500);
 
   const done = new Promise<{ code: number | null; signal?: NodeJS.Signals }>((resolve) => {
     const finish = async (code: number | null) => {
       if (killTimer) clearTimeout(killTimer);
+      clearInterval(orphaned);
       // Kernels the server did not shut down (it was killed, or a kernel ignored shutdown_request).
       for (let i = 0; i < 30 && processesMentioning(runtimeDir).length; i++) {
         if (i === 10) for (const pid of processesMentioning(runtimeDir)) signalGroup(pid, "SIGKILL");
