@@ -26,6 +26,7 @@ test("decide: JupyterLab on PATH, else the project's, else the classic Notebook;
   assert.deepEqual(decide(probes({ path: ["notebook"], venv: true })), project, "the project's JupyterLab before a classic Notebook");
   assert.deepEqual(decide(probes({ venv: true })), project, "once set up, no second set-up");
   assert.deepEqual(decide(probes({ path: ["notebook"], python: [3, 11] })), { open: { app: "notebook", command: "jupyter", where: "PATH" } }, "an installed Notebook, no set-up");
+  assert.deepEqual(decide(probes({ path: ["notebook"], python: [3, 11] }), true), { install: true }, "--setup: JupyterLab even where a classic Notebook is");
   assert.deepEqual(decide(probes({ python: [3, 10] })), { install: true });
   assert.deepEqual(decide(probes({ python: [4, 0] })), { install: true });
   assert.deepEqual(decide(probes({ python: [3, 9] })), { none: "Jupyter is not installed and python3 3.9 is too old for JupyterLab 4 (it needs 3.10 or newer)" });

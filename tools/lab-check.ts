@@ -30,13 +30,13 @@ const USAGE = `usage: npm run check:lab -- [--notebooks A,B,…] [--screenshots 
 const APP = "window.jupyterapp";
 const PANEL = `${APP}.shell.currentWidget`;
 // In the page: every code cell's state (plain JS: the project compiles without DOM types).
-const CELLS = `(() => { const p = ${PANEL}; if (!p || !p.content || !p.content.model) return null;
+const CELLS = `(() => { const p = ${APP} && ${PANEL}; if (!p || !p.content || !p.content.model) return null;
   const out = []; const cells = p.content.model.cells;
   for (let i = 0; i < cells.length; i++) { const c = cells.get(i); out.push({ type: c.type, count: c.type === "code" ? c.executionCount : null,
     state: c.type === "code" ? c.executionState : "idle", outputs: c.type === "code" ? c.outputs.toJSON() : [] }); }
   return out; })()`;
 interface CellState { type: string; count: number | null; state: string; outputs: Output[] }
-const KERNEL_IDLE = `!!(${PANEL} && ${PANEL}.sessionContext && ${PANEL}.sessionContext.session && ${PANEL}.sessionContext.session.kernel
+const KERNEL_IDLE = `!!(${APP} && ${PANEL} && ${PANEL}.sessionContext && ${PANEL}.sessionContext.session && ${PANEL}.sessionContext.session.kernel
   && ${PANEL}.sessionContext.session.kernel.status === "idle" && ${PANEL}.content.widgets.length > 0)`;
 const imgCount = (i: number) => `${PANEL}.content.widgets[${i}].node.querySelectorAll(".jp-OutputArea-output img").length`;
 
@@ -190,6 +190,7 @@ async function main(argv: string[]): Promise<number> {
     await until("JupyterLab to answer", 180_000, async () => fetch(`${base}/api/status?token=${token}`).then((r) => r.ok, () => false));
     browser = await launchChromium(join(dir, ".profile"), { handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false, defaultViewport: { width: 1200, height: 900 } });
     const page = await browser.newPage();
+    page.on("dialog", (dialog) => void dialog.accept()); // "leave the page?" for the notebook left with a new cell
     const c: Ctx = { page, base, token, dir, timeoutMs, shots, problems };
     for (const name of names) {
       console.log(`${name}:`);

@@ -21,7 +21,7 @@ export const USAGE = `usage: npm start [-- --reset NAME|all | --setup | --book |
                HTML book book/index.html from the notebooks' committed outputs (nothing is executed)
   --reset NAME|all  replace your copy of notebook NAME (e.g. 06-full-cnn, or 06), or of all, with the committed
                one, then open Jupyter; a copy you changed is kept beside it as NAME.backup-DATE.ipynb
-  --setup      set up the project's JupyterLab (.jupyter/venv) if no Jupyter is installed, then exit
+  --setup      set up the project's JupyterLab (.jupyter/venv) unless a JupyterLab is installed, then exit
   --book       write the book from the committed outputs even when Jupyter is installed
   --execute    write the book after re-executing every notebook (minutes; one progress line per cell), with the
                full-CNN notebook's quick training schedule CNN_QUICK=1 unless CNN_QUICK is set
@@ -58,7 +58,7 @@ function syncAndSay(dirs: CopyDirs | undefined, log: (line: string) => void): vo
 }
 
 export interface StartDeps {
-  decide: () => Decision;
+  decide: (labOnly: boolean) => Decision;
   setup: (log: (line: string) => void) => Promise<string>;
   open: (j: Jupyter, log: (line: string) => void) => Promise<number>;
   /** The working copy's folders (tests use their own). */
@@ -80,7 +80,7 @@ export async function start(argv: string[], deps: Partial<StartDeps> = {}): Prom
     log(`working copy: ${r.reset.map((n) => n.replace(/\.ipynb$/, "")).join(", ")} reset from notebooks/`);
   }
   if (!book && !execute) {
-    const decision = (deps.decide ?? (() => decide(realProbes())))();
+    const decision = (deps.decide ?? ((labOnly) => decide(realProbes(), labOnly)))(values.setup ?? false);
     let jupyter: Jupyter | undefined;
     let why: string | undefined;
     if ("open" in decision) jupyter = decision.open;

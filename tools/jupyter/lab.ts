@@ -41,12 +41,13 @@ export type Decision =
 
 /**
  * JupyterLab before the classic Notebook: a JupyterLab on PATH, else the project's, else a classic Notebook on
- * PATH; where there is none, set one up when python3 (3.10+) is there; otherwise nothing (the book).
+ * PATH; where there is none, set one up when python3 (3.10+) is there; otherwise nothing (the book). `labOnly`
+ * (npm start -- --setup): a classic Notebook does not count.
  */
-export function decide(p: Probes): Decision {
+export function decide(p: Probes, labOnly = false): Decision {
   if (p.runs("jupyter", "lab")) return { open: { app: "lab", command: "jupyter", where: "PATH" } };
   if (p.venvReady() && p.runs(venvJupyter(VENV), "lab")) return { open: { app: "lab", command: venvJupyter(VENV), where: "project" } };
-  if (p.runs("jupyter", "notebook")) return { open: { app: "notebook", command: "jupyter", where: "PATH" } };
+  if (!labOnly && p.runs("jupyter", "notebook")) return { open: { app: "notebook", command: "jupyter", where: "PATH" } };
   const py = p.python();
   if (!py) return { none: "Jupyter is not installed and there is no python3 to set up JupyterLab with" };
   if (py[0] < MIN_PYTHON[0] || (py[0] === MIN_PYTHON[0] && py[1] < MIN_PYTHON[1])) {
@@ -56,7 +57,7 @@ export function decide(p: Probes): Decision {
 }
 
 export const realProbes = (env: NodeJS.ProcessEnv = process.env): Probes => ({
-  runs: (command, app) => spawnSync(command, [app, "--version"], { env, stdio: "ignore", timeout: 30_000 }).status === 0,
+  runs: (command, app) => spawnSync(command, [app, "--version"], { env, stdio: "ignore", timeout: 120_000 }).status === 0, // slow on a loaded machine
   python: () => {
     const r = spawnSync("python3", ["-c", "import sys; print(sys.version_info[0], sys.version_info[1])"], { env, encoding: "utf8", timeout: 30_000 });
     const m = r.status === 0 ? /^(\d+) (\d+)/.exec(r.stdout) : null;
