@@ -36,6 +36,12 @@ const CELLS = `(() => { const p = ${APP} && ${PANEL}; if (!p || !p.content || !p
     state: c.type === "code" ? c.executionState : "idle", outputs: c.type === "code" ? c.outputs.toJSON() : [] }); }
   return out; })()`;
 interface CellState { type: string; count: number | null; state: string; outputs: Output[] }
+// Light, for polling while a notebook runs: states only, and the chart cell's picture (the outputs of 06 are large).
+const STATES = `(() => { const p = ${APP} && ${PANEL}; if (!p || !p.content || !p.content.model) return null;
+  const out = []; const cells = p.content.model.cells;
+  for (let i = 0; i < cells.length; i++) { const c = cells.get(i); out.push({ type: c.type, count: c.type === "code" ? c.executionCount : null, state: c.type === "code" ? c.executionState : "idle", outputs: [] }); }
+  return out; })()`;
+const chartPicture = (i: number) => `(() => { const o = ${PANEL}.content.model.cells.get(${i}).outputs; for (let j = 0; j < o.length; j++) { const d = o.get(j).data; if (d && d["image/png"]) return String(d["image/png"]).slice(-2000); } return ""; })()`;
 const KERNEL_IDLE = `!!(${APP} && ${PANEL} && ${PANEL}.sessionContext && ${PANEL}.sessionContext.session && ${PANEL}.sessionContext.session.kernel
   && ${PANEL}.sessionContext.session.kernel.status === "idle" && ${PANEL}.content.widgets.length > 0)`;
 const imgCount = (i: number) => `${PANEL}.content.widgets[${i}].node.querySelectorAll(".jp-OutputArea-output img").length`;
@@ -49,7 +55,7 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
     const v = await probe();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out after ${seconds(timeoutMs)} waiting for ${what}`);
-    await sleep(300);
+    await sleep(1000);
   }
 }
 
@@ -72,9 +78,10 @@ async function runAll(c: Ctx, name: string, chartCell: number): Promise<number> 
   const srcs = new Set<string>();
   let maxImages = 0;
   await until(`Run All of ${name}`, c.timeoutMs, async () => {
-    const cells = await cellsOf(c.page);
+    const cells = (await c.page.evaluate(STATES)) as CellState[] | null;
     if (chartCell >= 0 && cells && cells[chartCell].state !== "idle") {
-      for (const o of cells[chartCell].outputs) if ("data" in o && o.data["image/png"]) srcs.add(text(o.data["image/png"]));
+      const picture = (await c.page.evaluate(chartPicture(chartCell))) as string;
+      if (picture) srcs.add(picture);
       maxImages = Math.max(maxImages, (await c.page.evaluate(imgCount(chartCell))) as number);
     }
     return runAllDone(cells);
@@ -188,7 +195,7 @@ async function main(argv: string[]): Promise<number> {
     server.proc.stderr!.on("data", (b) => { serverLog = (serverLog + b).slice(-4000); });
     const base = `http://127.0.0.1:${port}`;
     await until("JupyterLab to answer", 180_000, async () => fetch(`${base}/api/status?token=${token}`).then((r) => r.ok, () => false));
-    browser = await launchChromium(join(dir, ".profile"), { handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false, defaultViewport: { width: 1200, height: 900 } });
+    browser = await launchChromium(join(dir, ".profile"), { handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false, protocolTimeout: 600_000, defaultViewport: { width: 1200, height: 900 } });
     const page = await browser.newPage();
     page.on("dialog", (dialog) => void dialog.accept()); // "leave the page?" for the notebook left with a new cell
     const c: Ctx = { page, base, token, dir, timeoutMs, shots, problems };
