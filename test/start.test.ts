@@ -7,27 +7,30 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createCanvas } from "@napi-rs/canvas";
 import { writeNotebook } from "../tools/jupyter/notebook";
-import { findJupyter, start, StartDeps } from "../tools/start";
+import { decide, realProbes } from "../tools/jupyter/lab";
+import { start, StartDeps } from "../tools/start";
 
 const root = join(__dirname, "..");
 let dir: string;
 before(() => { mkdirSync(join(root, "test", ".tmp"), { recursive: true }); dir = mkdtempSync(join(root, "test", ".tmp", "book-")); });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test("findJupyter prefers JupyterLab, falls back to the classic Notebook, and sees when neither exists", () => {
+test("the decision on a real PATH: JupyterLab before the classic Notebook, neither when the jupyter command fails or is absent", () => {
   const bin = join(dir, "bin");
   mkdirSync(bin);
   const fake = (apps: string[]) => {
     writeFileSync(join(bin, "jupyter"), `#!/bin/sh\ncase "$1" in ${apps.map((a) => `${a}) exit 0;;`).join(" ")} esac\nexit 1\n`);
     chmodSync(join(bin, "jupyter"), 0o755);
   };
+  // No project venv and no python3 here: only what PATH offers counts.
+  const probes = (PATH: string) => ({ ...realProbes({ PATH }), venvReady: () => false, python: () => undefined });
   fake(["lab", "notebook"]);
-  assert.equal(findJupyter({ PATH: bin }), "lab");
+  assert.deepEqual(decide(probes(bin)), { open: { app: "lab", command: "jupyter", where: "PATH" } });
   fake(["notebook"]);
-  assert.equal(findJupyter({ PATH: bin }), "notebook");
+  assert.deepEqual(decide(probes(bin)), { open: { app: "notebook", command: "jupyter", where: "PATH" } });
   fake([]);
-  assert.equal(findJupyter({ PATH: bin }), undefined);
-  assert.equal(findJupyter({ PATH: join(dir, "empty") }), undefined);
+  assert.ok("none" in decide(probes(bin)));
+  assert.ok("none" in decide(probes(join(dir, "empty"))));
 });
 
 const png = createCanvas(4, 4).toBuffer("image/png").toString("base64");
@@ -54,7 +57,7 @@ const neverRun = () => { throw new Error("a kernel was started"); };
 test("without Jupyter, npm start writes the book from the committed outputs and starts no kernel", async () => {
   const lines: string[] = [];
   const outDir = join(dir, "stored");
-  const code = await start([], { findJupyter: () => undefined, run: neverRun, notebooks: [demoNotebook("stored")], outDir, log: (l) => lines.push(l) });
+  const code = await start([], { decide: () => ({ none: "Jupyter is not installed and there is no python3 to set up JupyterLab with" }), run: neverRun, notebooks: [demoNotebook("stored")], outDir, log: (l) => lines.push(l) });
   assert.equal(code, 0);
   const index = join(outDir, "index.html");
   assert.match(readFileSync(index, "utf8"), /<a href="stored\.html">합성곱 데모<\/a>/);
@@ -76,7 +79,7 @@ test("without Jupyter, npm start writes the book from the committed outputs and 
 
 test("--book writes the book from the committed outputs even when Jupyter is installed", async () => {
   const outDir = join(dir, "forced");
-  await start(["--book"], { findJupyter: () => "lab", run: neverRun, notebooks: [demoNotebook("forced")], outDir, log: () => {} });
+  await start(["--book"], { decide: () => ({ open: { app: "lab", command: "jupyter", where: "PATH" } }), open: () => { throw new Error("opened Jupyter"); }, run: neverRun, notebooks: [demoNotebook("forced")], outDir, log: () => {} });
   assert.match(readFileSync(join(outDir, "forced.html"), "utf8"), /stored 3 &lt; 4/);
 });
 
@@ -86,7 +89,7 @@ test("--execute re-executes through the kernel with CNN_QUICK=1, a progress line
   try {
     const lines: string[] = [];
     const outDir = join(dir, "executed");
-    await start(["--execute"], { findJupyter: () => { throw new Error("--execute does not look for Jupyter"); }, notebooks: [demoNotebook("executed")], outDir, log: (l) => lines.push(l) });
+    await start(["--execute"], { decide: () => { throw new Error("--execute does not look for Jupyter"); }, notebooks: [demoNotebook("executed")], outDir, log: (l) => lines.push(l) });
     const pageHtml = readFileSync(join(outDir, "executed.html"), "utf8");
     assert.match(pageHtml, /<pre class="out">fresh 1 &lt; 16\n<\/pre>/, "stream output of this run, with the quick schedule");
     assert.doesNotMatch(pageHtml, /stored 3/);

@@ -6,21 +6,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { parseFlags, runCli } from "./cli";
-import { compareOutputs } from "./jupyter/compare";
+import { coalesce, compareOutputs } from "./jupyter/compare";
 import { JUPYTER_PATH, PROJECT_ROOT } from "./jupyter/kernel";
 import { Output, readNotebook, tags } from "./jupyter/notebook";
 import { listNotebooks } from "./nbrun";
 import { runChild } from "./run-child.mjs";
-
-function coalesce(outputs: Output[]): Output[] {
-  const out: Output[] = [];
-  for (const o of outputs) {
-    const last = out[out.length - 1];
-    if (o.output_type === "stream" && last?.output_type === "stream" && last.name === o.name) last.text += o.text;
-    else out.push({ ...o });
-  }
-  return out;
-}
 
 async function check(path: string, outDir: string): Promise<string[]> {
   let r;

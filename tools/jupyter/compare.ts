@@ -188,3 +188,14 @@ export function compareOutputs(expected: Output[], actual: Output[], root: strin
   }
   return problems;
 }
+
+/** Joins consecutive stream outputs of the same name, as the runner stores them (a front end may keep them apart). */
+export function coalesce(outputs: Output[]): Output[] {
+  const out: Output[] = [];
+  for (const o of outputs) {
+    const last = out[out.length - 1];
+    if (o.output_type === "stream" && last?.output_type === "stream" && last.name === o.name) last.text += o.text;
+    else out.push({ ...o });
+  }
+  return out;
+}
