@@ -80,7 +80,7 @@ M._resolveFilename = function (req, ...rest) {
   if (req === "nodeplotlib") { const e = new Error("Cannot find module 'nodeplotlib'"); e.code = "MODULE_NOT_FOUND"; throw e; }
   return r.call(this, req, ...rest);
 };`);
-  const r = spawnSync(process.execPath, ["--require", hide, "--import", "tsx", "tools/train.ts", "--plot", "--out", path.join(work, "plot0")], { cwd: ROOT, encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["--require", hide, "--import", "tsx", "tools/cli/train.ts", "--plot", "--out", path.join(work, "plot0")], { cwd: ROOT, encoding: "utf8" });
   usageError({ code: r.status, stdout: r.stdout, stderr: r.stderr }, /--plot needs the optional package nodeplotlib, which is not installed: run `npm install nodeplotlib`/);
   assert.doesNotMatch(r.stdout, /backend:/);
 });
@@ -88,7 +88,7 @@ M._resolveFilename = function (req, ...rest) {
 test("train --plot serves live curves through nodeplotlib", { skip: !nodeplotlibInstalled() && "nodeplotlib is not installed" }, async () => {
   const port = 20000 + (process.pid % 20000);
   // NODEPLOTLIB_PORT fixes the port and keeps nodeplotlib from opening a browser.
-  const child = spawn(process.execPath, ["--import", "tsx", "tools/train.ts", "--plot", "--epochs", "1", "--limit", "200", "--workers", "0", "--out", path.join(work, "plot")], {
+  const child = spawn(process.execPath, ["--import", "tsx", "tools/cli/train.ts", "--plot", "--epochs", "1", "--limit", "200", "--workers", "0", "--out", path.join(work, "plot")], {
     cwd: ROOT, env: { ...process.env, NODEPLOTLIB_PORT: String(port) },
   });
   let stdout = "";
@@ -166,10 +166,10 @@ test("every CLI prints its usage on stdout and exits 0 for --help", () => {
     assert.match(r.stdout, new RegExp(`^usage: npm (run ${tool} --|${tool})`), tool);
     assert.equal(r.stderr, "", tool);
   }
-  const nbrun = spawnSync(process.execPath, ["--import", "tsx", "tools/nbrun.ts", "--help"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  const nbrun = spawnSync(process.execPath, ["--import", "tsx", "tools/jupyter/nbrun.ts", "--help"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
   assert.equal(nbrun.status, 0, nbrun.stderr);
   assert.match(nbrun.stdout, /^usage: npm run test:notebooks --/);
-  const bad = spawnSync(process.execPath, ["--import", "tsx", "tools/nbrun.ts", "check", "--frobnicate"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  const bad = spawnSync(process.execPath, ["--import", "tsx", "tools/jupyter/nbrun.ts", "check", "--frobnicate"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^error: Unknown option '--frobnicate'/);
 });
@@ -293,7 +293,7 @@ test("predict refuses a model that does not output logits (it would apply softma
 
 test("train: a second run on the same --out exits 2 naming the first one's pid; a killed run's lock does not block", async () => {
   const dir = path.join(work, "locked");
-  const first = spawn(process.execPath, ["--import", "tsx", "tools/train.ts", "--epochs", "20", "--limit", "3000", "--workers", "0", "--out", dir], { cwd: ROOT });
+  const first = spawn(process.execPath, ["--import", "tsx", "tools/cli/train.ts", "--epochs", "20", "--limit", "3000", "--workers", "0", "--out", dir], { cwd: ROOT });
   const exited = new Promise<[number | null, string | null]>((resolve) => first.on("exit", (c, s) => resolve([c, s])));
   first.stderr.resume();
   try {

@@ -91,7 +91,7 @@ test("readRuns refuses a missing file, an empty list and an unfinished run", () 
 
 test("npm run runs: a folder without checkpoints or a bad seed is refused with a non-zero exit", () => {
   const ROOT = path.resolve(__dirname, "..");
-  const tool = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "tools/runs.ts", ...args], { cwd: ROOT, encoding: "utf8" });
+  const tool = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "tools/cli/runs.ts", ...args], { cwd: ROOT, encoding: "utf8" });
   const empty = tool([tmp(), "--out", path.join(tmp(), "x.json")]);
   assert.equal(empty.status, 1);
   assert.match(empty.stderr, /no checkpoint/);

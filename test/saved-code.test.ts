@@ -31,7 +31,7 @@ export function unsaved(blocks: { cell: string; text: string }[], sources: strin
 
 const libSources = () => {
   const dir = path.join(ROOT, "lib", "src");
-  return fs.readdirSync(dir).filter((f) => f.endsWith(".ts")).map((f) => fs.readFileSync(path.join(dir, f), "utf8"));
+  return fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).map((f) => fs.readFileSync(path.join(dir, f), "utf8"));
 };
 const notebookCells = (name: string): Cell[] => JSON.parse(fs.readFileSync(path.join(ROOT, "notebooks", name), "utf8")).cells;
 const notebook06 = (): Cell[] => notebookCells("06-full-cnn.ipynb");

@@ -2,12 +2,12 @@
 // without Jupyter, write the static HTML book from the notebooks' committed outputs (in seconds, nothing runs).
 import { spawn, spawnSync } from "node:child_process";
 import { delimiter, dirname, join } from "node:path";
-import { buildBook } from "./book";
-import { DRAW_PAGE } from "./drawpad";
-import { parseFlags, runCli } from "./cli";
+import { buildBook } from "./book/book";
+import { DRAW_PAGE } from "./book/drawpad";
+import { parseFlags, runCli } from "./cli/cli";
 import { runNotebook } from "./jupyter/execute";
 import { JUPYTER_PATH, PROJECT_ROOT } from "./jupyter/kernel";
-import { listNotebooks } from "./nbrun";
+import { listNotebooks } from "./jupyter/nbrun";
 
 export type JupyterApp = "lab" | "notebook";
 

@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zmq from "zeromq";
-import { PROJECT_ROOT } from "../user-path";
+import { PROJECT_ROOT } from "../cli/user-path";
 import type { Output } from "./notebook";
 
 export { PROJECT_ROOT }; // one definition (user-path.ts), re-exported for the runner's modules

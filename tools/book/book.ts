@@ -1,14 +1,14 @@
 // The static HTML book: index.html plus one page per notebook (images inline as data URLs, no scripts, readable
-// offline), and the drawing page draw.html (tools/drawpad.ts, scripts from the project, offline too). By default it
+// offline), and the drawing page draw.html (tools/book/drawpad.ts, scripts from the project, offline too). By default it
 // shows the notebooks' committed outputs (the reviewed results; nothing runs); with `execute` it re-executes each
 // notebook through the kernel first.
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { marked } from "marked";
-import { FONT_DIR, FONT_FAMILY, FONT_FILES } from "cnn-lab/dist/font";
+import { FONT_DIR, FONT_FAMILY, FONT_FILES } from "cnn-lab/dist/display/font";
 import { DRAW_PAGE, DRAW_STYLE, DRAW_TITLE, drawPageBody } from "./drawpad";
-import { runNotebook } from "./jupyter/execute";
-import { Notebook, Output, readNotebook, tags, text } from "./jupyter/notebook";
+import { runNotebook } from "../jupyter/execute";
+import { Notebook, Output, readNotebook, tags, text } from "../jupyter/notebook";
 
 const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 

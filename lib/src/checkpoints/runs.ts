@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { latestCheckpoint, readTrainingMeta } from "./checkpoint";
 import { fsError, readJson } from "./fs-errors";
-import type { EpochLog } from "./train";
+import type { EpochLog } from "../training/train";
 
 /** One finished training run of the lecture's schedule. */
 export interface FullRun {

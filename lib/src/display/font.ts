@@ -9,7 +9,7 @@ export const FONT_FAMILY = "CnnLab NanumGothic";
 /** The bundled font files (with their licence, NanumGothic-OFL.txt) in FONT_DIR; the HTML book embeds them too. */
 export const FONT_FILES = ["nanum-gothic-latin-400-normal.woff2", "nanum-gothic-korean-400-normal.woff2"] as const;
 // lib/src (tsx) and lib/dist (compiled) both sit next to lib/assets.
-export const FONT_DIR = join(__dirname, "..", "assets");
+export const FONT_DIR = join(__dirname, "..", "..", "assets");
 
 let registered = false;
 

@@ -7,12 +7,12 @@ import * as tf from "@tensorflow/tfjs";
 import {
   epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, readTrainingMeta, restoreOptimizer, saveCheckpoint,
   SCHEDULE_KEYS, ScheduleChange, TrainingMeta,
-} from "./checkpoint";
-import { checkpointBytes, openCheckpointDir } from "./checkpoint-dir";
+} from "../checkpoints/checkpoint";
+import { checkpointBytes, openCheckpointDir } from "../checkpoints/checkpoint-dir";
 import { batchSizeLimit } from "./batch-memory";
-import { accuracy, Labels, predictClasses } from "./evaluate";
+import { accuracy, Labels, predictClasses } from "../lecture/evaluate";
 import { DataParallelTrainer, dropoutReseeder } from "./data-parallel";
-import { trainStep } from "./step";
+import { trainStep } from "../lecture/step";
 
 /** Images [n, 28, 28, 1] scaled to 0..1 and their class labels 0..9. */
 export interface LabelledImages {

@@ -9,12 +9,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
-import { epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, readTrainingMeta } from "./checkpoint";
-import { openCheckpointDir } from "./checkpoint-dir";
-import { readJson } from "./fs-errors";
-import { AUGMENT_COPIES } from "./augment";
-import { staircaseDecay } from "./lr-schedule";
-import { countCorrect } from "./step";
+import { epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, readTrainingMeta } from "../checkpoints/checkpoint";
+import { openCheckpointDir } from "../checkpoints/checkpoint-dir";
+import { readJson } from "../checkpoints/fs-errors";
+import { AUGMENT_COPIES } from "../lecture/augment";
+import { staircaseDecay } from "../lecture/lr-schedule";
+import { countCorrect } from "../lecture/step";
 import { epochOrder, scheduleChanges, ScheduleMismatchError, type EpochLog, type LabelledImages } from "./train";
 
 /** The recipe shared by every model of an ensemble; ensemble.json in the checkpoint folder records it. */

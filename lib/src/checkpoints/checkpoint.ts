@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import type { EpochLog } from "./train";
+import type { EpochLog } from "../training/train";
 import { fsError, readJson } from "./fs-errors";
 
 export const MODEL_JSON = "model.json";

@@ -5,12 +5,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
-import { parseFlags, runCli } from "./cli";
-import { compareOutputs } from "./jupyter/compare";
-import { JUPYTER_PATH, PROJECT_ROOT } from "./jupyter/kernel";
-import { Output, readNotebook, tags } from "./jupyter/notebook";
+import { parseFlags, runCli } from "../cli/cli";
+import { compareOutputs } from "./compare";
+import { JUPYTER_PATH, PROJECT_ROOT } from "./kernel";
+import { Output, readNotebook, tags } from "./notebook";
 import { listNotebooks } from "./nbrun";
-import { runChild } from "./run-child.mjs";
+import { runChild } from "../run-child.mjs";
 
 function coalesce(outputs: Output[]): Output[] {
   const out: Output[] = [];

@@ -5,13 +5,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { loadCheckpoint, MODEL_JSON, readTrainingMeta, saveCheckpoint } from "./checkpoint";
-import { accuracy, predictClasses } from "./evaluate";
+import { accuracy, predictClasses } from "../lecture/evaluate";
 import { readJson } from "./fs-errors";
 import { assertFiniteWeights, assertLogitsModel } from "./model-check";
-import type { LabelledImages } from "./train";
+import type { LabelledImages } from "../training/train";
 
 /** data/lecture-cnn, from lib/dist or lib/src alike. */
-export const SHIPPED_MODEL_DIR = path.resolve(__dirname, "..", "..", "data", "lecture-cnn");
+export const SHIPPED_MODEL_DIR = path.resolve(__dirname, "..", "..", "..", "data", "lecture-cnn");
 const PROVENANCE_JSON = "provenance.json";
 
 /** Where a shipped model came from: its training run and the test accuracy it was shipped with. */

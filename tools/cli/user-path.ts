@@ -3,7 +3,7 @@
 // Defaults (checkpoints/cnn, data/full-runs.json, ...) belong to the project, wherever it is run from.
 import * as path from "node:path";
 
-export const PROJECT_ROOT = path.resolve(__dirname, "..");
+export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 
 /** A path from the command line, absolute. */
 export function userPath(p: string): string {

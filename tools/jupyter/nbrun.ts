@@ -1,4 +1,4 @@
-// Notebook regression runner (npm runs it as `node --import tsx tools/nbrun.ts …`).
+// Notebook regression runner (npm runs it as `node --import tsx tools/jupyter/nbrun.ts …`).
 //   nbrun.ts check  [notebooks…]   re-execute and compare with the stored outputs (exit 1 on any failure)
 //   nbrun.ts update [notebooks…]   re-execute and store the new outputs
 // Without paths: every notebooks/*.ipynb. Options: --no-leak-check (skip the leak check), --timeout S (per cell),
@@ -8,11 +8,11 @@
 // update runs what the environment says (the full 15 epochs by default), since stored outputs come from a full run.
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
-import { HelpRequested, parseFlags, runCli, UsageError } from "./cli";
-import { compareOutputs } from "./jupyter/compare";
-import { CellRun, DEFAULT_CELL_TIMEOUT_S, runNotebook } from "./jupyter/execute";
-import { KernelStartError, PROJECT_ROOT } from "./jupyter/kernel";
-import { Notebook, readNotebook, tags, text, writeNotebook } from "./jupyter/notebook";
+import { HelpRequested, parseFlags, runCli, UsageError } from "../cli/cli";
+import { compareOutputs } from "./compare";
+import { CellRun, DEFAULT_CELL_TIMEOUT_S, runNotebook } from "./execute";
+import { KernelStartError, PROJECT_ROOT } from "./kernel";
+import { Notebook, readNotebook, tags, text, writeNotebook } from "./notebook";
 
 /** The longest delay setTimeout honours (a signed 32-bit number of milliseconds). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -68,7 +68,7 @@ async function processNotebook(path: string, mode: "check" | "update", { leakChe
 
 const USAGE = `usage: npm run test:notebooks -- [--no-leak-check] [--timeout S] [notebook.ipynb …]
        npm run notebooks:update -- [--keep-ignored] [--timeout S] [notebook.ipynb …]
-  (node --import tsx tools/nbrun.ts check|update …)   without notebooks: every notebooks/*.ipynb
+  (node --import tsx tools/jupyter/nbrun.ts check|update …)   without notebooks: every notebooks/*.ipynb
   --no-leak-check  check: skip the leak check (tensors no variable holds, growth on a second run)
   --keep-ignored   update: ignore-output cells that have outputs keep them (a full training run's)
   --timeout S      per-cell timeout in seconds (default ${DEFAULT_CELL_TIMEOUT_S}; a cell's metadata.nbrun.timeout wins)`;

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import * as tf from "@tensorflow/tfjs";
-import { fsError } from "./fs-errors";
+import { fsError } from "../checkpoints/fs-errors";
 import { idxHeader, parseIdx } from "./idx";
 
 /** The four files, by their canonical names. A folder may hold each plain or as `<name>.gz`. */
@@ -57,7 +57,7 @@ export function mnistDataDir(): string {
 }
 
 /** Path of the table of expected sizes and hashes (repo root data/, next to lib/). */
-const MNIST_CHECKSUMS_FILE = path.resolve(__dirname, "..", "..", "data", "mnist-sha256.json");
+const MNIST_CHECKSUMS_FILE = path.resolve(__dirname, "..", "..", "..", "data", "mnist-sha256.json");
 
 let expectedCache: Record<string, Expected> | undefined;
 function expectedFiles(): Record<string, Expected> {

@@ -1,8 +1,8 @@
 // The lecture's training recipes by notebook name, for `npm run train -- --recipe …` and notebooks 09/10: what
 // model, how many, and the schedule. lab-11-1 is one model (train()); the ensembles go through trainEnsemble().
 import * as tf from "@tensorflow/tfjs";
-import { createBestModel } from "./best-model";
-import { createModel } from "./model";
+import { createBestModel } from "../lecture/best-model";
+import { createModel } from "../lecture/model";
 import type { EnsembleRecipe } from "./ensemble";
 
 export interface EnsembleRecipeSpec {

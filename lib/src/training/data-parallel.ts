@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
-import { grad, trainableVariables, type Gradients } from "./step";
+import { grad, trainableVariables, type Gradients } from "../lecture/step";
 
 /** Messages between the trainer and its replicas (data-parallel-worker.ts). */
 export interface ReplicaInit { kind: "init"; backend: string; topology: string }

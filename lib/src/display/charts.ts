@@ -3,7 +3,7 @@
 import type { SKRSContext2D } from "@napi-rs/canvas";
 import { grayLevel } from "./colormap";
 import { Figure, finish, liveDisplay, whiteCanvas, type LiveDisplay, type ShowOptions } from "./figure";
-import type { BatchProgress, EpochLog } from "./train";
+import type { BatchProgress, EpochLog } from "../training/train";
 import { font } from "./font";
 
 export interface Series {

@@ -9,11 +9,11 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Browser, ElementHandle, Page } from "puppeteer-core";
-import { CHROMIUM, chromiumMissing, launchChromium } from "./chromium";
-import { intOption, parseFlags, runCli, UsageError } from "./cli";
-import { decodePng } from "./jupyter/compare";
-import { freePorts, JUPYTER_PATH, PROJECT_ROOT } from "./jupyter/kernel";
-import { readNotebook, text, writeNotebook, type Notebook } from "./jupyter/notebook";
+import { CHROMIUM, chromiumMissing, launchChromium } from "../chromium";
+import { intOption, parseFlags, runCli, UsageError } from "../cli/cli";
+import { decodePng } from "./compare";
+import { freePorts, JUPYTER_PATH, PROJECT_ROOT } from "./kernel";
+import { readNotebook, text, writeNotebook, type Notebook } from "./notebook";
 
 let stepTimeoutMs = 120_000; // per step (server up, kernel ready, first chart, cell done): a loaded machine is slow
 

@@ -2,9 +2,9 @@
 // batch, returns the gradients of the shard's mean softmax cross-entropy loss (and its correct count).
 import { parentPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
-import { setupBackend, BackendName } from "./backend";
+import { setupBackend, BackendName } from "../engine/backend";
 import { dropoutReseeder, ShardReply, ShardRequest, ReplicaInit } from "./data-parallel";
-import { grad, trainableVariables } from "./step";
+import { grad, trainableVariables } from "../lecture/step";
 
 let model: tf.LayersModel;
 let reseed: (step: number, replica: number) => void;

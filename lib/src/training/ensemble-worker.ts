@@ -2,12 +2,12 @@
 // model's previous checkpoint (weights and its own Adam state) to the next, with step.ts's trainStep.
 import { parentPort, workerData } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
-import { AUGMENT_COPIES, augmentImages, augmentParams } from "./augment";
-import { setupBackend, type BackendName } from "./backend";
-import { loadCheckpoint, readTrainingMeta, restoreOptimizer, saveCheckpoint, type TrainingMeta } from "./checkpoint";
+import { AUGMENT_COPIES, augmentImages, augmentParams } from "../lecture/augment";
+import { setupBackend, type BackendName } from "../engine/backend";
+import { loadCheckpoint, readTrainingMeta, restoreOptimizer, saveCheckpoint, type TrainingMeta } from "../checkpoints/checkpoint";
 import { dropoutReseeder } from "./data-parallel";
 import { ensembleAccuracy, epochExamples, testLogits, type EpochDone, type EpochJob, type WorkerData } from "./ensemble";
-import { trainStep } from "./step";
+import { trainStep } from "../lecture/step";
 import type { EpochLog } from "./train";
 
 const data = workerData as WorkerData;

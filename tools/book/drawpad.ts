@@ -4,8 +4,8 @@
 // refuses fetch() of model.json from a file:// page).
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { MODEL_JSON, readArtifacts } from "cnn-lab/dist/checkpoint";
-import { readProvenance, SHIPPED_MODEL_DIR } from "cnn-lab/dist/shipped-model";
+import { MODEL_JSON, readArtifacts } from "cnn-lab/dist/checkpoints/checkpoint";
+import { readProvenance, SHIPPED_MODEL_DIR } from "cnn-lab/dist/checkpoints/shipped-model";
 
 export const DRAW_PAGE = "draw.html";
 export const DRAW_TITLE = "숫자 그리기: CNN의 답 (draw a digit)";
@@ -25,7 +25,7 @@ h2{font-size:1.05rem;margin:.2rem 0 .5rem}`;
 
 /** lib/dist/digit-image.js as a browser script defining `digitImage`: a CommonJS shim around the unchanged file. */
 function digitImageScript(): string {
-  const file = require.resolve("cnn-lab/dist/digit-image.js");
+  const file = require.resolve("cnn-lab/dist/data/digit-image.js");
   const source = readFileSync(file, "utf8");
   // The shim provides `exports` only: the file must stay free of imports to run in the page.
   if (/\brequire\s*\(/.test(source)) throw new Error(`${file} requires other modules: the drawing page can only load it alone`);
@@ -78,7 +78,7 @@ export function drawPageBody(outDir: string, modelDir: string = SHIPPED_MODEL_DI
 </div>
 <h2>첫 번째 합성곱 층(conv1)의 특성 맵 32개</h2>
 <div id="maps">${maps}</div>
-<p>전처리는 <code>npm run predict</code>와 같은 코드입니다(<code>lib/src/digit-image.ts</code>): 같은 그림이면 같은 확률이 나옵니다.
+<p>전처리는 <code>npm run predict</code>와 같은 코드입니다(<code>lib/src/data/digit-image.ts</code>): 같은 그림이면 같은 확률이 나옵니다.
 모델: <code>${escape(shown)}</code> (${escape(p.model)}, 파라미터 ${p.parameters.toLocaleString("en")}개, seed ${p.seed}, ${epochs} epoch${epochs === 1 ? "" : "s"},
 MNIST 테스트 정확도 ${(p.testAccuracy * 100).toFixed(2)}%, ${escape(p.date)}).</p>
 <script src="${ASSETS}/tf.min.js"></script>
