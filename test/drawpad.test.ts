@@ -95,7 +95,7 @@ async function assertAgreesWithCli(shown: Shown, name: string): Promise<void> {
 
 const hasModel = existsSync(join(SHIPPED_MODEL_DIR, "model.json"));
 
-test("every book page links draw.html, whose scripts are all in the book: TF.js, lib/dist/digit-image.js unchanged, the model", { skip: hasModel ? false : `no shipped model in ${SHIPPED_MODEL_DIR}` }, async () => {
+test("every book page links draw.html, whose scripts are all in the book: TF.js, lib/dist/data/digit-image.js unchanged, the model", { skip: hasModel ? false : `no shipped model in ${SHIPPED_MODEL_DIR}` }, async () => {
   const out = join(dir, "static");
   const index = await buildBook([join(root, "notebooks", "02-valid-same.ipynb")], out, { log: () => {} });
   for (const file of [index, join(out, "02-valid-same.html")]) assert.match(readFileSync(file, "utf8"), /<a href="draw\.html">/, file);

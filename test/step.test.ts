@@ -12,7 +12,7 @@ import {
 } from "cnn-lab";
 import { makeTrainStep } from "../tools/cli/bench";
 
-// The module train() and the trainer import their step from (lib/dist/step.js): its exports are what they call.
+// The module train() and the trainer import their step from (lib/dist/lecture/step.js): its exports are what they call.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const stepModule: Record<string, (...args: never[]) => unknown> = require("cnn-lab/dist/lecture/step");
 

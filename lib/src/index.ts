@@ -1,4 +1,5 @@
-// cnn-lab: the helpers the lab-11 notebooks import. One module per concern.
+// cnn-lab: the helpers the lab-11 notebooks import. One module per concern, in folders by role (README.md here):
+// lecture/ (the lesson's code), data/, display/, training/, checkpoints/, engine/.
 import * as tf from "@tensorflow/tfjs";
 export { tf };
 export * from "./engine/backend";

@@ -1,5 +1,5 @@
 // The book's drawing page (draw.html), in the browser. Plain JS (the project compiles without DOM types); it uses
-// what the page loaded before it: tf (tf.min.js), digitImage (lib/dist/digit-image.js, the preprocessing of
+// what the page loaded before it: tf (tf.min.js), digitImage (lib/dist/data/digit-image.js, the preprocessing of
 // `npm run predict`) and LECTURE_CNN (the shipped model, inlined so the page works from file://).
 // Its state is on <body> for tests: data-state loading|empty|shown|error, data-ink-version (the drawing's version)
 // and data-shown-version (the version the display shows).

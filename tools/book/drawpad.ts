@@ -1,5 +1,5 @@
 // The book's drawing page: draw a digit, see the lecture CNN's answer, in the browser and offline from file://.
-// Everything it loads is written next to it from the project: TF.js's own browser build, lib/dist/digit-image.js
+// Everything it loads is written next to it from the project: TF.js's own browser build, lib/dist/data/digit-image.js
 // (the preprocessing `npm run predict` runs, the same file) and the shipped model inlined as a script (Chromium
 // refuses fetch() of model.json from a file:// page).
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -23,13 +23,13 @@ button{font:inherit;padding:.2rem 1rem;margin-top:.4rem}
 #maps{display:grid;grid-template-columns:repeat(8,1fr);gap:4px;max-width:476px}#maps canvas{width:100%;aspect-ratio:1;image-rendering:pixelated}
 h2{font-size:1.05rem;margin:.2rem 0 .5rem}`;
 
-/** lib/dist/digit-image.js as a browser script defining `digitImage`: a CommonJS shim around the unchanged file. */
+/** lib/dist/data/digit-image.js as a browser script defining `digitImage`: a CommonJS shim around the unchanged file. */
 function digitImageScript(): string {
   const file = require.resolve("cnn-lab/dist/data/digit-image.js");
   const source = readFileSync(file, "utf8");
   // The shim provides `exports` only: the file must stay free of imports to run in the page.
   if (/\brequire\s*\(/.test(source)) throw new Error(`${file} requires other modules: the drawing page can only load it alone`);
-  return `// lib/dist/digit-image.js, the preprocessing of \`npm run predict\`, unchanged inside a CommonJS shim.\n` +
+  return `// lib/dist/data/digit-image.js, the preprocessing of \`npm run predict\`, unchanged inside a CommonJS shim.\n` +
     `var digitImage = (function () {\nvar exports = {};\n${source}\nreturn exports;\n})();\n`;
 }
 

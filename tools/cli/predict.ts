@@ -1,6 +1,6 @@
 // npm run predict -- IMAGE [--model DIR] [--backend X]
 // Classifies your own digit image with a trained checkpoint and prints the top-3 probabilities.
-// Any size, light or dark background: it is made MNIST-like first (see lib/src/digit-image.ts):
+// Any size, light or dark background: it is made MNIST-like first (see lib/src/data/digit-image.ts):
 // inverted to white-on-black if the background is light, cropped to the ink, scaled to 20 px on the
 // longer side and centred by centre of mass in 28x28.
 import * as fs from "node:fs";

@@ -1,5 +1,5 @@
 // npm run train -- --epochs N --batch-size B --backend X --out DIR [--resume] [--plot] [--workers W] [--limit N]
-// The notebook's training (lib/src/train.ts) from a terminal: progress bar, one summary line and one
+// The notebook's training (lib/src/training/train.ts) from a terminal: progress bar, one summary line and one
 // checkpoint per epoch, --resume from the last checkpoint, Ctrl-C stops cleanly after the current batch.
 // package.json runs it as `node --import tsx`, not `tsx`: the tsx CLI's parent process SIGKILLs a child that
 // does not acknowledge Ctrl-C within 30 ms, and a training batch keeps the event loop busy longer than that.
