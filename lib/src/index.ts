@@ -29,7 +29,7 @@ export * from "./training/data-parallel";
 export * from "./training/train";
 export * from "./display/charts";
 export * from "./data/digit-image";
-export * from "./checkpoints/runs";
+export * from "./training/runs";
 export * from "./checkpoints/shipped-model";
 export * from "./training/ensemble";
 export * from "./training/recipes";

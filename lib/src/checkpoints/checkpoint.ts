@@ -6,7 +6,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import type { EpochLog } from "../training/train";
 import { fsError, readJson } from "./fs-errors";
 
 export const MODEL_JSON = "model.json";
@@ -26,6 +25,17 @@ export type ScheduleKey = (typeof SCHEDULE_KEYS)[number];
 
 /** A setting changed on resume (allowed explicitly): the run after `epoch` used `to` instead of `from`. */
 export interface ScheduleChange { epoch: number; setting: ScheduleKey; from: number; to: number }
+
+/** What the training loop logs after each epoch; TrainingMeta's history holds one per epoch finished. */
+export interface EpochLog {
+  epoch: number;
+  /** Mean training loss and accuracy over the epoch's batches (dropout on, measured before each update). */
+  loss: number;
+  trainAccuracy: number;
+  /** Accuracy on the test set after the epoch (dropout off); undefined without a test set. */
+  testAccuracy?: number;
+  seconds: number;
+}
 
 /**
  * What train() writes with every epoch's checkpoint, and what --resume and `npm run runs` read back

@@ -8,7 +8,7 @@ import { loadCheckpoint, MODEL_JSON, readTrainingMeta, saveCheckpoint } from "./
 import { accuracy, predictClasses } from "../lecture/evaluate";
 import { readJson } from "./fs-errors";
 import { assertFiniteWeights, assertLogitsModel } from "./model-check";
-import type { LabelledImages } from "../training/train";
+import type { LabelledImages } from "../lecture/step";
 
 /** data/lecture-cnn, from lib/dist or lib/src alike. */
 export const SHIPPED_MODEL_DIR = path.resolve(__dirname, "..", "..", "..", "data", "lecture-cnn");

@@ -3,7 +3,8 @@
 import type { SKRSContext2D } from "@napi-rs/canvas";
 import { grayLevel } from "./colormap";
 import { Figure, finish, liveDisplay, whiteCanvas, type LiveDisplay, type ShowOptions } from "./figure";
-import type { BatchProgress, EpochLog } from "../training/train";
+import type { EpochLog } from "../checkpoints/checkpoint";
+import type { BatchProgress } from "../training/train";
 import { font } from "./font";
 
 export interface Series {

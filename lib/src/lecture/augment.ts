@@ -4,7 +4,7 @@
 // floor(j / 5), copy j % 5, with parameters hashed from (seed, original, copy), so any batch of any epoch is
 // reproducible without state. Copy 0 is the original unchanged.
 import * as tf from "@tensorflow/tfjs";
-import { batchOf, LabelledImages } from "../training/train";
+import { batchOf, type LabelledImages } from "./step";
 
 /** Each original followed by this many images: itself and 4 augmented copies. */
 export const AUGMENT_COPIES = 5;

@@ -84,3 +84,9 @@ export function evaluate(model: tf.LayersModel, images: tf.Tensor4D, labels: Lab
     misclassified: misclassified(labels, predictions),
   };
 }
+
+// @save
+// evaluate(models, ...)'s core: every model's logits with dropout off, summed (the lecture's predictions += logits).
+export function ensembleLogits(models: tf.LayersModel[], images: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.addN(models.map((model) => model.apply(images, { training: false }) as tf.Tensor)));
+}

@@ -3,6 +3,7 @@
 // test/saved-code.test.ts checks that every such cell is the same text as here. train(), the data-parallel
 // trainer (main thread and workers) and `npm run bench` all call these functions.
 import * as tf from "@tensorflow/tfjs";
+import type { Labels } from "./evaluate";
 
 /** What grad() returns: the batch's mean loss, how many it got right, and the gradient of every trainable variable. */
 export type Gradients = { loss: tf.Scalar; correct: tf.Scalar; grads: tf.NamedTensorMap }; // a type, so tf.tidy may return it
@@ -48,4 +49,18 @@ export function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, images
   const result = { loss: loss.dataSync()[0], accuracy: correct.dataSync()[0] / images.shape[0] };
   tf.dispose([loss, correct, ...Object.values(grads)]);
   return result;
+}
+
+/** Images [n, 28, 28, 1] scaled to 0..1 and their class labels 0..9. */
+export interface LabelledImages {
+  images: tf.Tensor4D;
+  labels: Labels;
+}
+
+/** The batch of examples `idx`: images [b, 28, 28, 1] and one-hot labels [b, 10] (the lecture's to_categorical). */
+export function batchOf(data: LabelledImages, idx: Int32Array): [tf.Tensor4D, tf.Tensor2D] {
+  return tf.tidy(() => [
+    tf.gather(data.images, tf.tensor1d(idx, "int32")),
+    tf.oneHot(tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]), "int32"), 10) as tf.Tensor2D,
+  ]);
 }

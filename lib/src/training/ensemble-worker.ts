@@ -8,7 +8,7 @@ import { loadCheckpoint, readTrainingMeta, restoreOptimizer, saveCheckpoint, typ
 import { dropoutReseeder } from "./data-parallel";
 import { ensembleAccuracy, epochExamples, testLogits, type EpochDone, type EpochJob, type WorkerData } from "./ensemble";
 import { trainStep } from "../lecture/step";
-import type { EpochLog } from "./train";
+import type { EpochLog } from "../checkpoints/checkpoint";
 
 const data = workerData as WorkerData;
 const ready = setupBackend({ force: data.backend as BackendName, quiet: true });

@@ -9,13 +9,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
-import { epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, readTrainingMeta } from "../checkpoints/checkpoint";
+import { epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, readTrainingMeta, type EpochLog } from "../checkpoints/checkpoint";
 import { openCheckpointDir } from "../checkpoints/checkpoint-dir";
 import { readJson } from "../checkpoints/fs-errors";
 import { AUGMENT_COPIES } from "../lecture/augment";
+import { ensembleLogits } from "../lecture/evaluate";
 import { staircaseDecay } from "../lecture/lr-schedule";
-import { countCorrect } from "../lecture/step";
-import { epochOrder, scheduleChanges, ScheduleMismatchError, type EpochLog, type LabelledImages } from "./train";
+import { countCorrect, type LabelledImages } from "../lecture/step";
+import { epochOrder, scheduleChanges, ScheduleMismatchError } from "./train";
 
 /** The recipe shared by every model of an ensemble; ensemble.json in the checkpoint folder records it. */
 export interface EnsembleRecipe {
@@ -134,12 +135,6 @@ export function epochExamples(setSize: number, perEpoch: number, seed: number, e
   return out;
 }
 
-// @save
-// evaluate(models, ...)'s core: every model's logits with dropout off, summed (the lecture's predictions += logits).
-export function ensembleLogits(models: tf.LayersModel[], images: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.addN(models.map((model) => model.apply(images, { training: false }) as tf.Tensor)));
-}
-
 /**
  * The ensemble's accuracy from logits the models computed elsewhere (worker threads), each [n * classes]: summed
  * as ensembleLogits sums them, then countCorrect against the labels.
@@ -167,9 +162,10 @@ function positiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
 }
 
-interface RecipeFile { recipe: EnsembleRecipe; history: EnsembleEpochLog[] }
+export interface RecipeFile { recipe: EnsembleRecipe; history: EnsembleEpochLog[] }
 
-function readRecipeFile(dir: string): RecipeFile | undefined {
+/** An ensemble folder's ensemble.json (recipe and per-epoch history); undefined when the folder has none. */
+export function readRecipeFile(dir: string): RecipeFile | undefined {
   const file = path.join(dir, RECIPE_FILE);
   if (!fs.existsSync(file)) return undefined;
   const r = readJson(file, "an ensemble's recipe and history (written by trainEnsemble)") as RecipeFile;

@@ -6,19 +6,13 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import {
   epochDirName, latestCheckpoint, listCheckpoints, loadCheckpoint, readTrainingMeta, restoreOptimizer, saveCheckpoint,
-  SCHEDULE_KEYS, ScheduleChange, TrainingMeta,
+  SCHEDULE_KEYS, ScheduleChange, TrainingMeta, type EpochLog,
 } from "../checkpoints/checkpoint";
 import { checkpointBytes, openCheckpointDir } from "../checkpoints/checkpoint-dir";
 import { batchSizeLimit } from "./batch-memory";
-import { accuracy, Labels, predictClasses } from "../lecture/evaluate";
+import { accuracy, predictClasses } from "../lecture/evaluate";
 import { DataParallelTrainer, dropoutReseeder } from "./data-parallel";
-import { trainStep } from "../lecture/step";
-
-/** Images [n, 28, 28, 1] scaled to 0..1 and their class labels 0..9. */
-export interface LabelledImages {
-  images: tf.Tensor4D;
-  labels: Labels;
-}
+import { batchOf, trainStep, type LabelledImages } from "../lecture/step";
 
 export interface BatchProgress {
   epoch: number;
@@ -28,16 +22,6 @@ export interface BatchProgress {
   /** Running means over this epoch's batches so far. */
   loss: number;
   accuracy: number;
-}
-
-export interface EpochLog {
-  epoch: number;
-  /** Mean training loss and accuracy over the epoch's batches (dropout on, measured before each update). */
-  loss: number;
-  trainAccuracy: number;
-  /** Accuracy on the test set after the epoch (dropout off); undefined without a test set. */
-  testAccuracy?: number;
-  seconds: number;
 }
 
 export interface TrainOptions {
@@ -261,14 +245,6 @@ async function trainLoop(model: tf.LayersModel, data: LabelledImages, opts: Trai
     optimizer.dispose();
   }
   return { history, stopped, resumedFrom };
-}
-
-/** The batch of examples `idx`: images [b, 28, 28, 1] and one-hot labels [b, 10] (the lecture's to_categorical). */
-export function batchOf(data: LabelledImages, idx: Int32Array): [tf.Tensor4D, tf.Tensor2D] {
-  return tf.tidy(() => [
-    tf.gather(data.images, tf.tensor1d(idx, "int32")),
-    tf.oneHot(tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]), "int32"), 10) as tf.Tensor2D,
-  ]);
 }
 
 function prune(dir: string, keep: number | undefined): void {
