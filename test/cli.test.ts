@@ -16,7 +16,7 @@ const tmp = () => fs.mkdtempSync(path.join(tmpRoot, "t-"));
 after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 
 function run(tool: "train" | "predict" | "runs", args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", `tools/${tool}.ts`, ...args], { cwd: ROOT, encoding: "utf8", timeout: 300_000, env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, ["--import", "tsx", `tools/cli/${tool}.ts`, ...args], { cwd: ROOT, encoding: "utf8", timeout: 300_000, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -161,7 +161,7 @@ test("train --recipe: the ensembles train from a terminal, refuse to overwrite, 
 
 test("every CLI prints its usage on stdout and exits 0 for --help", () => {
   for (const tool of ["train", "predict", "runs", "bench", "start"]) {
-    const r = spawnSync(process.execPath, ["--import", "tsx", `tools/${tool}.ts`, "--help"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(process.execPath, ["--import", "tsx", tool === "start" ? "tools/start.ts" : `tools/cli/${tool}.ts`, "--help"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     assert.equal(r.status, 0, `${tool}: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`^usage: npm (run ${tool} --|${tool})`), tool);
     assert.equal(r.stderr, "", tool);

@@ -35,7 +35,7 @@ function nbrun(...args: string[]): { code: number; out: string } {
 }
 
 function nbrunOn(node: string, ...args: string[]): { code: number; out: string } {
-  const r = spawnSync(node, ["--import", "tsx", join(root, "tools", "nbrun.ts"), ...args], { encoding: "utf8", timeout: 180_000 });
+  const r = spawnSync(node, ["--import", "tsx", join(root, "tools", "jupyter", "nbrun.ts"), ...args], { encoding: "utf8", timeout: 180_000 });
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
@@ -108,7 +108,7 @@ test("update --keep-ignored keeps the stored outputs of ignore-output cells and 
     { source: 'console.log("schedule-free", 2 * 21);' },
   ], false);
   const update = (phase: string, ...flags: string[]) =>
-    spawnSync(process.execPath, ["--import", "tsx", join(root, "tools", "nbrun.ts"), "update", ...flags, path], { encoding: "utf8", env: { ...process.env, NB_PHASE: phase } });
+    spawnSync(process.execPath, ["--import", "tsx", join(root, "tools", "jupyter", "nbrun.ts"), "update", ...flags, path], { encoding: "utf8", env: { ...process.env, NB_PHASE: phase } });
   assert.equal(update("full").status, 0);
   const first = JSON.parse(readFileSync(path, "utf8"));
   first.cells[1].outputs[0].text = ["stale\n"];

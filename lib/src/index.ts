@@ -30,6 +30,7 @@ export * from "./training/train";
 export * from "./display/charts";
 export * from "./data/digit-image";
 export * from "./training/runs";
+export * from "./training/ensemble-runs";
 export * from "./checkpoints/shipped-model";
 export * from "./training/ensemble";
 export * from "./training/recipes";

@@ -1,5 +1,7 @@
 // What the command-line tools share: flags parsed one way (node's parseArgs, strict), `--help` printing the usage on
 // stdout with exit 0, usage errors exiting 2 with the usage text on stderr, other errors exiting 1 with one line.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
 export class UsageError extends Error {}
@@ -63,4 +65,12 @@ export function intOption(name: string, v: string | undefined, min: number, fall
     throw new UsageError(`--${name} must be a whole number >= ${min}, got "${v}"`);
   }
   return Number(v);
+}
+
+/** Writes `doc` as JSON to `file` through a temp name in the same folder, so a reader never sees half a file. */
+export function writeJson(file: string, doc: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify(doc, null, 1) + "\n");
+  fs.renameSync(tmp, file);
 }

@@ -4,13 +4,11 @@
 // into data/full-runs.json, which notebook 06 shows: the lecture prints one run, a fair comparison needs several.
 // With --ensemble: finished ensemble runs (npm run train --recipe lab-11-4|lab-11-5 --out DIR) of one recipe into
 // data/ensemble-runs.json, whose mean notebook 10 prints.
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { intOption, parseFlags, runCli, UsageError } from "./cli";
+import { intOption, parseFlags, runCli, UsageError, writeJson } from "./cli";
+import { ensembleMain } from "./ensemble-runs";
 import { PROJECT_ROOT, projectPath, userPath } from "./user-path";
-import {
-  runFromCheckpoints, runFromNotebook, formatRuns, FullRun, LECTURE_SCHEDULE, ensembleRunFromCheckpoints, checkEnsembleRuns, formatEnsembleRuns,
-} from "cnn-lab";
+import { runFromCheckpoints, runFromNotebook, formatRuns, FullRun, LECTURE_SCHEDULE } from "cnn-lab";
 
 const USAGE = `usage: npm run runs -- [DIR ...] [--notebook FILE] [--notebook-seed S] [--notebook-workers W] [--out FILE]
   DIR                  a finished npm run train --out folder (15 epochs, batch 100, Adam 0.001, 60,000 images)
@@ -21,27 +19,6 @@ const USAGE = `usage: npm run runs -- [DIR ...] [--notebook FILE] [--notebook-se
 usage: npm run runs -- --ensemble DIR ... [--out FILE]
   --ensemble           DIRs are finished ensemble folders (npm run train --recipe lab-11-4|lab-11-5 --out DIR),
                        one recipe, one seed each; written to data/ensemble-runs.json unless --out says otherwise`;
-
-/** Writes `doc` as JSON to `file` through a temp name in the same folder, so a reader never sees half a file. */
-function writeJson(file: string, doc: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(doc, null, 1) + "\n");
-  fs.renameSync(tmp, file);
-}
-
-function ensembleMain(dirs: string[], outFlag: string | undefined): number {
-  if (dirs.length === 0) throw new UsageError("--ensemble needs at least one ensemble checkpoint folder");
-  const runs = checkEnsembleRuns(dirs.map((dir) => ensembleRunFromCheckpoints(userPath(dir))), "the folders given");
-  const out = outFlag === undefined ? projectPath("data/ensemble-runs.json") : userPath(outFlag);
-  writeJson(out, {
-    provenance: "collected by npm run runs -- --ensemble from each run's ensemble.json (its model checkpoints finished)",
-    runs: runs.map((r) => ({ ...r, source: path.relative(PROJECT_ROOT, r.source) })),
-  });
-  console.log(formatEnsembleRuns(runs));
-  console.log(`written: ${out}`);
-  return 0;
-}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
