@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { writeFileAtomic, type WriteAll } from "cnn-lab/dist/atomic-write";
+import { writeFileAtomic, type WriteAll } from "cnn-lab/dist/checkpoints/atomic-write";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "atomic-write-"));
 after(() => fs.rmSync(root, { recursive: true, force: true }));

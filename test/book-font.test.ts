@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, test } from "node:test";
 import { chromiumMissing, launchChromium } from "../tools/chromium";
-import { buildBook } from "../tools/book";
-import { listNotebooks } from "../tools/nbrun";
+import { buildBook } from "../tools/book/book";
+import { listNotebooks } from "../tools/jupyter/nbrun";
 
 const root = join(__dirname, "..");
 const skip = chromiumMissing() ?? false;

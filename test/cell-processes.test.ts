@@ -55,7 +55,7 @@ await new Promise((r) => setTimeout(r, 500)); // the daemon has written its pid`
     cells: [{ id: "c0", cell_type: "code", source, execution_count: null, outputs: [], metadata: {} }],
   });
   // check with the leak check: every cell runs twice.
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "tools", "nbrun.ts"), "check", path], { encoding: "utf8", timeout: 240_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "tools", "jupyter", "nbrun.ts"), "check", path], { encoding: "utf8", timeout: 240_000 });
   const seen = readFileSync(pids, "utf8").trim().split("\n").map(Number);
   started.push(...seen);
   assert.equal(r.status, 0, r.stdout + r.stderr);

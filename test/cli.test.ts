@@ -16,7 +16,7 @@ const tmp = () => fs.mkdtempSync(path.join(tmpRoot, "t-"));
 after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 
 function run(tool: "train" | "predict" | "runs" | "bench", args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", `tools/${tool}.ts`, ...args], { cwd: ROOT, encoding: "utf8", timeout: 300_000, env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, ["--import", "tsx", `tools/cli/${tool}.ts`, ...args], { cwd: ROOT, encoding: "utf8", timeout: 300_000, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -80,7 +80,7 @@ M._resolveFilename = function (req, ...rest) {
   if (req === "nodeplotlib") { const e = new Error("Cannot find module 'nodeplotlib'"); e.code = "MODULE_NOT_FOUND"; throw e; }
   return r.call(this, req, ...rest);
 };`);
-  const r = spawnSync(process.execPath, ["--require", hide, "--import", "tsx", "tools/train.ts", "--plot", "--out", path.join(work, "plot0")], { cwd: ROOT, encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["--require", hide, "--import", "tsx", "tools/cli/train.ts", "--plot", "--out", path.join(work, "plot0")], { cwd: ROOT, encoding: "utf8" });
   usageError({ code: r.status, stdout: r.stdout, stderr: r.stderr }, /--plot needs the optional package nodeplotlib, which is not installed: run `npm install nodeplotlib`/);
   assert.doesNotMatch(r.stdout, /backend:/);
 });
@@ -88,7 +88,7 @@ M._resolveFilename = function (req, ...rest) {
 test("train --plot serves live curves through nodeplotlib", { skip: !nodeplotlibInstalled() && "nodeplotlib is not installed" }, async () => {
   const port = 20000 + (process.pid % 20000);
   // NODEPLOTLIB_PORT fixes the port and keeps nodeplotlib from opening a browser.
-  const child = spawn(process.execPath, ["--import", "tsx", "tools/train.ts", "--plot", "--epochs", "1", "--limit", "200", "--workers", "0", "--out", path.join(work, "plot")], {
+  const child = spawn(process.execPath, ["--import", "tsx", "tools/cli/train.ts", "--plot", "--epochs", "1", "--limit", "200", "--workers", "0", "--out", path.join(work, "plot")], {
     cwd: ROOT, env: { ...process.env, NODEPLOTLIB_PORT: String(port) },
   });
   let stdout = "";
@@ -161,15 +161,15 @@ test("train --recipe: the ensembles train from a terminal, refuse to overwrite, 
 
 test("every CLI prints its usage on stdout and exits 0 for --help", () => {
   for (const tool of ["train", "predict", "runs", "bench", "start"]) {
-    const r = spawnSync(process.execPath, ["--import", "tsx", `tools/${tool}.ts`, "--help"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(process.execPath, ["--import", "tsx", tool === "start" ? "tools/start.ts" : `tools/cli/${tool}.ts`, "--help"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     assert.equal(r.status, 0, `${tool}: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`^usage: npm (run ${tool} --|${tool})`), tool);
     assert.equal(r.stderr, "", tool);
   }
-  const nbrun = spawnSync(process.execPath, ["--import", "tsx", "tools/nbrun.ts", "--help"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  const nbrun = spawnSync(process.execPath, ["--import", "tsx", "tools/jupyter/nbrun.ts", "--help"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
   assert.equal(nbrun.status, 0, nbrun.stderr);
   assert.match(nbrun.stdout, /^usage: npm run test:notebooks --/);
-  const bad = spawnSync(process.execPath, ["--import", "tsx", "tools/nbrun.ts", "check", "--frobnicate"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  const bad = spawnSync(process.execPath, ["--import", "tsx", "tools/jupyter/nbrun.ts", "check", "--frobnicate"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^error: Unknown option '--frobnicate'/);
 });
@@ -293,7 +293,7 @@ test("predict refuses a model that does not output logits (it would apply softma
 
 test("train: a second run on the same --out exits 2 naming the first one's pid; a killed run's lock does not block", async () => {
   const dir = path.join(work, "locked");
-  const first = spawn(process.execPath, ["--import", "tsx", "tools/train.ts", "--epochs", "20", "--limit", "3000", "--workers", "0", "--out", dir], { cwd: ROOT });
+  const first = spawn(process.execPath, ["--import", "tsx", "tools/cli/train.ts", "--epochs", "20", "--limit", "3000", "--workers", "0", "--out", dir], { cwd: ROOT });
   const exited = new Promise<[number | null, string | null]>((resolve) => first.on("exit", (c, s) => resolve([c, s])));
   first.stderr.resume();
   try {

@@ -8,10 +8,10 @@ import { pathToFileURL } from "node:url";
 import { after, before, test } from "node:test";
 import type { Page } from "puppeteer-core";
 import { chromiumMissing, launchChromium } from "../tools/chromium";
-import { SHIPPED_MODEL_DIR } from "cnn-lab/dist/shipped-model";
-import { buildBook } from "../tools/book";
-import { DRAW_PAGE } from "../tools/drawpad";
-import { predictFile } from "../tools/predict";
+import { SHIPPED_MODEL_DIR } from "cnn-lab/dist/checkpoints/shipped-model";
+import { buildBook } from "../tools/book/book";
+import { DRAW_PAGE } from "../tools/book/drawpad";
+import { predictFile } from "../tools/cli/predict";
 
 const root = join(__dirname, "..");
 const skip = chromiumMissing()
@@ -95,7 +95,7 @@ async function assertAgreesWithCli(shown: Shown, name: string): Promise<void> {
 
 const hasModel = existsSync(join(SHIPPED_MODEL_DIR, "model.json"));
 
-test("every book page links draw.html, whose scripts are all in the book: TF.js, lib/dist/digit-image.js unchanged, the model", { skip: hasModel ? false : `no shipped model in ${SHIPPED_MODEL_DIR}` }, async () => {
+test("every book page links draw.html, whose scripts are all in the book: TF.js, lib/dist/data/digit-image.js unchanged, the model", { skip: hasModel ? false : `no shipped model in ${SHIPPED_MODEL_DIR}` }, async () => {
   const out = join(dir, "static");
   const index = await buildBook([join(root, "notebooks", "02-valid-same.ipynb")], out, { log: () => {} });
   for (const file of [index, join(out, "02-valid-same.html")]) assert.match(readFileSync(file, "utf8"), /<a href="draw\.html">/, file);
@@ -105,7 +105,7 @@ test("every book page links draw.html, whose scripts are all in the book: TF.js,
   for (const s of scripts) assert.ok(existsSync(join(out, s)), `${s} next to the page`);
   // One preprocessing: the page runs the very file `npm run predict` runs, inside a shim.
   const shipped = readFileSync(join(out, "drawpad", "digit-image.js"), "utf8");
-  assert.ok(shipped.includes(readFileSync(require.resolve("cnn-lab/dist/digit-image.js"), "utf8")));
+  assert.ok(shipped.includes(readFileSync(require.resolve("cnn-lab/dist/data/digit-image.js"), "utf8")));
   assert.match(html, /file:\/\//, "the page says it works from file://");
 });
 

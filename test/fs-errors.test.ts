@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { kindOf, regularFile, statIfExists } from "../lib/src/fs-errors";
+import { kindOf, regularFile, statIfExists } from "../lib/src/checkpoints/fs-errors";
 
 test("regularFile: a file's stats; nothing there is undefined; a folder, a FIFO or a link loop is named for what it is", (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fs-errors-test-"));
@@ -33,7 +33,7 @@ test("readJson refuses a FIFO at once instead of waiting for a writer forever", 
   const fifo = path.join(dir, "runs.json");
   execFileSync("mkfifo", [fifo]);
   // In a child: a blocked read would stop this process's own timers too.
-  const code = `require(${JSON.stringify(path.resolve(__dirname, "../lib/src/fs-errors"))}).readJson(${JSON.stringify(fifo)}, "npm run runs' output")`;
+  const code = `require(${JSON.stringify(path.resolve(__dirname, "../lib/src/checkpoints/fs-errors"))}).readJson(${JSON.stringify(fifo)}, "npm run runs' output")`;
   const r = spawnSync(process.execPath, ["--import", "tsx", "-e", code], { encoding: "utf8", timeout: 60_000 });
   assert.equal(r.signal, null, "finished by itself");
   assert.match(r.stderr, new RegExp(`Error: ${fifo.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: is a FIFO \\(named pipe\\), expected npm run runs' output`));

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createCanvas } from "@napi-rs/canvas";
-import { imageHeader, IncompleteImage, type ImageFormat } from "../tools/image-file";
+import { imageHeader, IncompleteImage, type ImageFormat } from "../tools/cli/image-file";
 import { bmpFile, pngFile } from "./image-bytes";
 
 /** A 1 drawn on a 90x70 canvas, encoded by the canvas library as a user's program would. */

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { FONT_DIR } from "cnn-lab/dist/font";
+import { FONT_DIR } from "cnn-lab/dist/display/font";
 import { decide, HANGUL_FAMILY, JUPYTERLAB_PIN, jupyterEnv, setupVenv, VENV, writeLabConfig, type JupyterApp, type Probes, type Runner } from "../tools/jupyter/lab";
 
 const root = join(__dirname, "..");

@@ -11,7 +11,7 @@ before(() => { mkdirSync(join(root, "test", ".tmp"), { recursive: true }); dir =
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const checkLab = (args: string[]) => {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "tools", "lab-check.ts"), ...args], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "tools", "jupyter", "lab-check.ts"), ...args], { cwd: root, encoding: "utf8", timeout: 120_000 });
   return { code: r.status, out: r.stdout + r.stderr };
 };
 const tempCopies = () => readdirSync(root).filter((f) => f.startsWith(".lab-check-"));

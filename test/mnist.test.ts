@@ -7,8 +7,8 @@ import * as path from "node:path";
 import { after, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import * as tf from "@tensorflow/tfjs";
-import { encodeIdx, parseIdx } from "../lib/src/idx";
-import { MNIST_FILES, imagesTensor, labelsTensor, loadMnist, mnistDataDir } from "../lib/src/mnist";
+import { encodeIdx, parseIdx } from "../lib/src/data/idx";
+import { MNIST_FILES, imagesTensor, labelsTensor, loadMnist, mnistDataDir } from "../lib/src/data/mnist";
 
 tf.env().set("PROD", true); // no "install tfjs-node" banner in the test output
 

@@ -35,7 +35,7 @@ function nbrun(...args: string[]): { code: number; out: string } {
 }
 
 function nbrunOn(node: string, ...args: string[]): { code: number; out: string } {
-  const r = spawnSync(node, ["--import", "tsx", join(root, "tools", "nbrun.ts"), ...args], { encoding: "utf8", timeout: 180_000 });
+  const r = spawnSync(node, ["--import", "tsx", join(root, "tools", "jupyter", "nbrun.ts"), ...args], { encoding: "utf8", timeout: 180_000 });
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
@@ -64,7 +64,7 @@ test("update on a full disk leaves the notebook unchanged and names it", () => {
   const path = notebook("full-disk", [{ source: `// ${"a long comment ".repeat(800)}\nconsole.log("fresh");` }], false);
   const before = readFileSync(path);
   assert.ok(before.length > 8192);
-  const r = spawnSync("bash", ["-c", 'ulimit -f 8; exec "$@"', "bash", process.execPath, "--import", "tsx", join(root, "tools", "nbrun.ts"), "update", path],
+  const r = spawnSync("bash", ["-c", 'ulimit -f 8; exec "$@"', "bash", process.execPath, "--import", "tsx", join(root, "tools", "jupyter", "nbrun.ts"), "update", path],
     { encoding: "utf8", timeout: 180_000 });
   assert.equal(r.status, 1, r.stdout + r.stderr);
   assert.ok(r.stderr.includes(`cannot write ${path}: the file would exceed the largest size allowed (the file system's or the process's limit) (EFBIG); it is unchanged`), r.stderr);
@@ -122,7 +122,7 @@ test("update --keep-ignored keeps the stored outputs of ignore-output cells and 
     { source: 'console.log("schedule-free", 2 * 21);' },
   ], false);
   const update = (phase: string, ...flags: string[]) =>
-    spawnSync(process.execPath, ["--import", "tsx", join(root, "tools", "nbrun.ts"), "update", ...flags, path], { encoding: "utf8", env: { ...process.env, NB_PHASE: phase } });
+    spawnSync(process.execPath, ["--import", "tsx", join(root, "tools", "jupyter", "nbrun.ts"), "update", ...flags, path], { encoding: "utf8", env: { ...process.env, NB_PHASE: phase } });
   assert.equal(update("full").status, 0);
   const first = JSON.parse(readFileSync(path, "utf8"));
   first.cells[1].outputs[0].text = ["stale\n"];

@@ -54,7 +54,7 @@ const clis: [string, string[]][] = [
 for (const [tool, args] of clis) {
   test(`${tool} ${args.join(" ")}: a clear error naming the path, before any work`, { skip: !onLinux && "needs Linux /proc" }, () => {
     // 120 s only ends a hang (the bug spun forever); the check is the message and that nothing was loaded first.
-    const r = spawnSync(process.execPath, ["--import", "tsx", `tools/${tool}.ts`, ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+    const r = spawnSync(process.execPath, ["--import", "tsx", `tools/cli/${tool}.ts`, ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
     assert.equal(r.signal, null, `${tool} did not finish (killed by ${r.signal})`);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /^error: cannot create the (checkpoint folder \/proc\/nope\/x|folder of \/proc\/nope\/x\/full-runs\.json|shipped model folder \/proc\/nope\/x): \/proc does not take new folders \(mkdir \/proc\/nope: ENOENT, as in \/proc\); expected a folder on a writable disk$/m);

@@ -35,7 +35,7 @@ async function decode(fig: Figure): Promise<Pixels> {
 }
 
 const toy = [[1, 2, 3], [4, 5, 6], [7, 8, 9]];
-const MARGIN = 8; // white border around the image (lib/src/plot.ts)
+const MARGIN = 8; // white border around the image (lib/src/display/plot.ts)
 
 test("imshow draws the toy image as 3x3 crisp squares: Greys low = white, high = black", async () => {
   const fig = imshow(toy, { cmap: "Greys", size: 240, show: false });

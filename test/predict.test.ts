@@ -11,7 +11,7 @@ import { once } from "node:events";
 import { createDeflate } from "node:zlib";
 import { createCanvas } from "@napi-rs/canvas";
 import { SHIPPED_MODEL_DIR } from "cnn-lab";
-import { predictFile } from "../tools/predict";
+import { predictFile } from "../tools/cli/predict";
 import { pngFile } from "./image-bytes";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -95,7 +95,7 @@ test("predict with a FIFO as weights.bin exits at once naming it (it used to wai
   const bin = path.join(model, "weights.bin");
   fs.rmSync(bin);
   execFileSync("mkfifo", [bin]);
-  const predict = () => spawnSync(process.execPath, ["--import", "tsx", "tools/predict.ts", image, "--model", model], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+  const predict = () => spawnSync(process.execPath, ["--import", "tsx", "tools/cli/predict.ts", image, "--model", model], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
   let r = predict();
   assert.equal(r.signal, null, "predict finished by itself");
   assert.equal(r.status, 1, r.stderr);

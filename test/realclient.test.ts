@@ -39,26 +39,26 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify(pngs)
     metadata: { kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" }, nbrun: { leakCheck: false } },
     cells: [{ id: "live", cell_type: "code", source, metadata: {}, outputs: [], execution_count: null }],
   });
-  const update = tool("nbrun.ts", "update", path);
+  const update = tool("jupyter/nbrun.ts", "update", path);
   assert.equal(update.code, 0, update.out);
   const pngs: string[] = JSON.parse(readFileSync(marker, "utf8"));
   const stored: Notebook = readNotebook(path);
   assert.equal(stored.cells[0].outputs?.length, 1, "the runner stored one output");
 
-  const ok = tool("realclient.ts", path);
+  const ok = tool("jupyter/realclient.ts", path);
   assert.equal(ok.code, 0, ok.out);
   assert.match(ok.out, /✓ .*live\.ipynb \(jupyter nbconvert/);
 
   const display = (png: string) => ({ output_type: "display_data" as const, data: { "image/png": png }, metadata: {} });
   stored.cells[0].outputs = pngs.map(display); // as a client that appends update_display_data would store it
   writeNotebook(path, stored);
-  const every = tool("realclient.ts", path);
+  const every = tool("jupyter/realclient.ts", path);
   assert.equal(every.code, 1, every.out);
   assert.match(every.out, /cell 1: output 2 \(display_data \[image\/png\]\) is missing/);
 
   stored.cells[0].outputs = [display(pngs[0])]; // as a client that ignores update_display_data would store it
   writeNotebook(path, stored);
-  const first = tool("realclient.ts", path);
+  const first = tool("jupyter/realclient.ts", path);
   assert.equal(first.code, 1, first.out);
   assert.match(first.out, /cell 1: output 1: image pixels changed/);
 });

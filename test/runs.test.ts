@@ -9,6 +9,8 @@ import * as path from "node:path";
 import {
   tf, setupBackend, createModel, loadMnist, mnistForTraining, train, formatEpoch, EpochLog, FullRun,
   runFromCheckpoints, runFromNotebook, summarizeRuns, formatRuns, readRuns, LECTURE_SCHEDULE,
+  trainEnsemble, formatEnsembleEpoch, modelDirName, ensembleRunFromCheckpoints, ensembleRunFromNotebook, readEnsembleRuns,
+  formatEnsembleRuns, EnsembleRecipe, EnsembleRun,
 } from "cnn-lab";
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "runs-test-"));
@@ -91,7 +93,7 @@ test("readRuns refuses a missing file, an empty list and an unfinished run", () 
 
 test("npm run runs: a folder without checkpoints or a bad seed is refused with a non-zero exit", () => {
   const ROOT = path.resolve(__dirname, "..");
-  const tool = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "tools/runs.ts", ...args], { cwd: ROOT, encoding: "utf8" });
+  const tool = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "tools/cli/runs.ts", ...args], { cwd: ROOT, encoding: "utf8" });
   const empty = tool([tmp(), "--out", path.join(tmp(), "x.json")]);
   assert.equal(empty.status, 1);
   assert.match(empty.stderr, /no checkpoint/);
@@ -113,7 +115,7 @@ function printedRun(last: number): string {
   return f;
 }
 const runsTool = (args: string[], limitKiB?: number) => spawnSync("bash", ["-c", `${limitKiB ? `ulimit -f ${limitKiB}; ` : ""}exec "$@"`, "bash",
-  process.execPath, "--import", "tsx", "tools/runs.ts", ...args], { cwd: path.resolve(__dirname, ".."), encoding: "utf8" });
+  process.execPath, "--import", "tsx", "tools/cli/runs.ts", ...args], { cwd: path.resolve(__dirname, ".."), encoding: "utf8" });
 const finals = (file: string) => readRuns(file).map((r) => [r.seed, r.history[14].testAccuracy]);
 
 test("npm run runs merges into the table by seed: runs not collected now are kept, the same seed is updated", () => {
@@ -150,4 +152,91 @@ test("npm run runs on a full disk: the table is unchanged, the error names it, n
   assert.equal(r.stderr, `error: cannot write ${out}: the file would exceed the largest size allowed (the file system's or the process's limit) (EFBIG); it is unchanged\n`);
   assert.deepEqual(fs.readFileSync(out), before);
   assert.deepEqual(fs.readdirSync(path.dirname(out)), ["full-runs.json"]);
+});
+
+test("npm run runs -- --ensemble collects finished ensemble folders; refuses an unfinished one, another recipe, a seed twice", async () => {
+  const mnist = await loadMnist();
+  const data = mnistForTraining(mnist.train, 100);
+  const test = mnistForTraining(mnist.test, 50);
+  const ensembleRun = async (seed: number, batchSize = 50) => {
+    const dir = tmp();
+    const models = [createModel(seed), createModel(seed + 10)];
+    const r = await trainEnsemble(models, data, { epochs: 2, batchSize, seed, test, checkpointDir: dir, threads: 2 });
+    models.forEach((m) => m.dispose());
+    return { dir, history: r.history };
+  };
+  const [a, b, other] = [await ensembleRun(3), await ensembleRun(4), await ensembleRun(5, 25)];
+  tf.dispose([data.images, test.images]);
+
+  const run = ensembleRunFromCheckpoints(a.dir);
+  assert.equal(run.seed, 3);
+  assert.deepEqual(run.history, a.history);
+  assert.equal(run.recipe.models, 2);
+
+  const ROOT = path.resolve(__dirname, "..");
+  const tool = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "tools/cli/runs.ts", ...args], { cwd: ROOT, encoding: "utf8" });
+  const out = path.join(tmp(), "ensemble-runs.json");
+  const ok = tool(["--ensemble", a.dir, b.dir, "--out", out]);
+  assert.equal(ok.status, 0, ok.stderr);
+  const saved = readEnsembleRuns(out);
+  assert.deepEqual(saved.map((r) => r.seed), [3, 4]);
+  assert.deepEqual(saved.map((r) => r.history), [a.history, b.history]);
+  const mean = (a.history[1].testAccuracy + b.history[1].testAccuracy) / 2;
+  assert.match(ok.stdout, new RegExp(`over 2 runs: mean ${mean.toFixed(4).replace(".", "\\.")}`));
+  assert.deepEqual(fs.readdirSync(path.dirname(out)), ["ensemble-runs.json"], "no temp file left");
+
+  const twice = tool(["--ensemble", a.dir, a.dir, "--out", path.join(tmp(), "x.json")]);
+  assert.equal(twice.status, 1);
+  assert.match(twice.stderr, /seed 3 appears twice/);
+  const mixed = tool(["--ensemble", a.dir, other.dir, "--out", path.join(tmp(), "x.json")]);
+  assert.equal(mixed.status, 1);
+  assert.match(mixed.stderr, /run 2 \(seed 5\) has another recipe than run 1: batchSize 50 vs 25/);
+  const single = tool([a.dir, "--out", path.join(tmp(), "x.json")]);
+  assert.equal(single.status, 1, "an ensemble folder is not a single-model run");
+  const notEnsemble = tool(["--ensemble", tmp(), "--out", path.join(tmp(), "x.json")]);
+  assert.equal(notEnsemble.status, 1);
+  assert.match(notEnsemble.stderr, /no ensemble\.json/);
+
+  fs.rmSync(path.join(b.dir, modelDirName(1), "epoch-002"), { recursive: true });
+  assert.throws(() => ensembleRunFromCheckpoints(b.dir), /not finished: model-2 at epoch 1 of 2/);
+});
+
+const recipe = (seed: number): EnsembleRecipe => ({ models: 2, epochs: 3, batchSize: 100, learningRate: 0.001, seed, trainImages: 1000 });
+const ensembleLogs = (accs: number[]) =>
+  accs.map((a, i) => ({ epoch: i + 1, loss: 0.1, trainAccuracy: 0.9, testAccuracy: a, modelTestAccuracy: [a - 0.001, a - 0.002], seconds: 10 }));
+
+test("ensembleRunFromNotebook reads formatEnsembleEpoch's lines; a line with another number of models is refused", () => {
+  const history = ensembleLogs([0.98, 0.99, 0.995]);
+  const file = path.join(tmp(), "nb.ipynb");
+  const write = (lines: string[]) => fs.writeFileSync(file, JSON.stringify({ cells: [{ cell_type: "code", outputs: [{ output_type: "stream", text: lines }] }] }));
+  write(history.map((h) => `${formatEnsembleEpoch(h)}\n`));
+  const r = ensembleRunFromNotebook(file, recipe(7));
+  assert.equal(r.seed, 7);
+  assert.deepEqual(r.history.map((h) => [h.epoch, h.testAccuracy, h.modelTestAccuracy]), history.map((h) => [h.epoch, h.testAccuracy, h.modelTestAccuracy]));
+  assert.throws(() => ensembleRunFromNotebook(file, { ...recipe(7), models: 3 }), /epoch 1 shows 2 models, the recipe has 3/);
+  write(history.slice(0, 2).map((h) => `${formatEnsembleEpoch(h)}\n`));
+  assert.throws(() => ensembleRunFromNotebook(file, recipe(7)), /expected a finished run of 3 epochs, found 2 epochs/);
+});
+
+test("readEnsembleRuns: a recorded run may keep only its last epochs, but must reach the recipe's last; the mean is over the runs", () => {
+  const dir = tmp();
+  const write = (runs: unknown[]) => { const f = path.join(dir, "e.json"); fs.writeFileSync(f, JSON.stringify({ runs })); return f; };
+  const full: EnsembleRun = { seed: 1, source: "x", recipe: recipe(1), history: ensembleLogs([0.98, 0.99, 0.995]) };
+  const recorded: EnsembleRun = { seed: 2, source: "y", recipe: recipe(2), history: [{ epoch: 2, testAccuracy: 0.99 }, { epoch: 3, testAccuracy: 0.997 }] };
+  const runs = readEnsembleRuns(write([full, recorded]));
+  assert.match(formatEnsembleRuns(runs), /^ {3}2 +- +0\.9900 +0\.9970 +-$/m);
+  assert.match(formatEnsembleRuns(runs), /after epoch 3 over 2 runs: mean 0\.9960, sd 0\.0014/);
+  assert.throws(() => readEnsembleRuns(write([full, { ...recorded, history: recorded.history.slice(0, 1) }])), /run 2: expected a finished run of 3 epochs, found epochs up to 2/);
+  assert.throws(() => readEnsembleRuns(write([full, { ...recorded, history: [{ epoch: 3 }] }])), /run 2: epoch 3 has no test accuracy/);
+  assert.throws(() => readEnsembleRuns(write([full, { ...recorded, recipe: { ...recipe(2), trainImages: 2000 } }])), /run 2 \(seed 2\) has another recipe than run 1: trainImages 1000 vs 2000/);
+  assert.throws(() => readEnsembleRuns(write([])), /non-empty runs array/);
+  assert.throws(() => readEnsembleRuns(path.join(dir, "none.json")), /does not exist \(write it with npm run runs -- --ensemble/);
+});
+
+test("data/ensemble-runs.json: notebook 10's seeds, the seed-777 run as notebook 10's stored outputs print it", () => {
+  const ROOT = path.resolve(__dirname, "..");
+  const runs = readEnsembleRuns(path.join(ROOT, "data", "ensemble-runs.json"));
+  assert.deepEqual(runs.map((r) => r.seed), [777, 1]);
+  const fromNotebook = ensembleRunFromNotebook(path.join(ROOT, "notebooks", "10-best.ipynb"), runs[0].recipe);
+  assert.deepEqual(runs[0].history, fromNotebook.history);
 });

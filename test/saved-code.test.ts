@@ -1,6 +1,6 @@
 // d2l's `#@save`: notebook cells marked `// @save` are the lecture's code written in the open, and the library keeps
-// the same code once. Each marked function must stand in lib/src word for word (with `export`), and the notebook's
-// createModel() must build the library's network: same layers, shapes, parameter counts and initial weights.
+// the same code once, in lib/src/lecture (the lesson's folder). Each marked function must stand there word for word
+// (with `export`), and the notebook's createModel() must build the library's network: same layers, shapes, parameter counts and initial weights.
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -30,7 +30,7 @@ export function unsaved(blocks: { cell: string; text: string }[], sources: strin
 }
 
 const libSources = () => {
-  const dir = path.join(ROOT, "lib", "src");
+  const dir = path.join(ROOT, "lib", "src", "lecture");
   return fs.readdirSync(dir).filter((f) => f.endsWith(".ts")).map((f) => fs.readFileSync(path.join(dir, f), "utf8"));
 };
 const notebookCells = (name: string): Cell[] => JSON.parse(fs.readFileSync(path.join(ROOT, "notebooks", name), "utf8")).cells;
@@ -38,20 +38,20 @@ const notebook06 = (): Cell[] => notebookCells("06-full-cnn.ipynb");
 
 before(() => setupBackend({ quiet: true }));
 
-test("every `// @save` cell of notebook 06 is in lib/src word for word", () => {
+test("every `// @save` cell of notebook 06 is in lib/src/lecture word for word", () => {
   const blocks = savedBlocks(notebook06());
   const names = blocks.map((b) => /^function (\w+)/m.exec(b.text)?.[1]);
   assert.deepEqual(names, ["createModel", "lossFn", "countCorrect", "grad", "trainStep"]);
   assert.deepEqual(unsaved(blocks, libSources()), []);
 });
 
-test("the `// @save` cell of notebook 07 (createFunctionalModel) is in lib/src word for word", () => {
+test("the `// @save` cell of notebook 07 (createFunctionalModel) is in lib/src/lecture word for word", () => {
   const blocks = savedBlocks(notebookCells("07-functional.ipynb"));
   assert.deepEqual(blocks.map((b) => /^function (\w+)/m.exec(b.text)?.[1]), ["createFunctionalModel"]);
   assert.deepEqual(unsaved(blocks, libSources()), []);
 });
 
-test("the `// @save` cells of notebooks 09 (the ensemble's summed logits) and 10 (augmentation, model, decay) are in lib/src word for word", () => {
+test("the `// @save` cells of notebooks 09 (the ensemble's summed logits) and 10 (augmentation, model, decay) are in lib/src/lecture word for word", () => {
   const expected: Record<string, string[]> = {
     "09-ensemble.ipynb": ["ensembleLogits"],
     "10-best.ipynb": ["cosSinDeg", "transformMatrix", "augmentImages", "createBestModel", "staircaseDecay"],

@@ -10,11 +10,11 @@ import {
   tf, setupBackend, createModel, loadMnist, mnistForTraining, train, DataParallelTrainer, LabelledImages,
   readTrainingMeta, checkTrainingMeta, restoreOptimizer, runFromCheckpoints, LECTURE_SCHEDULE, trainStep, batchOf,
 } from "cnn-lab";
-import { makeTrainStep } from "../tools/bench";
+import { makeTrainStep } from "../tools/cli/bench";
 
-// The module train() and the trainer import their step from (lib/dist/step.js): its exports are what they call.
+// The module train() and the trainer import their step from (lib/dist/lecture/step.js): its exports are what they call.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const stepModule: Record<string, (...args: never[]) => unknown> = require("cnn-lab/dist/step");
+const stepModule: Record<string, (...args: never[]) => unknown> = require("cnn-lab/dist/lecture/step");
 
 /** Counts calls of step.ts's `name` while `f` runs (the real function still runs). */
 async function countCalls(name: "trainStep" | "grad", f: () => Promise<unknown> | unknown): Promise<number> {

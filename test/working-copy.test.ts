@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { UsageError } from "../tools/cli";
+import { UsageError } from "../tools/cli/cli";
 import type { Jupyter } from "../tools/jupyter/lab";
 import { start } from "../tools/start";
 import { resetWorkingCopy, syncWorkingCopy, WORK_DIR, type CopyDirs } from "../tools/working-copy";

@@ -4,14 +4,14 @@
 // from the notebooks' committed outputs (in seconds, nothing runs).
 import { dirname, join, relative } from "node:path";
 import { runChild } from "./run-child.mjs";
-import { buildBook } from "./book";
-import { DRAW_PAGE } from "./drawpad";
-import { parseFlags, runCli, UsageError } from "./cli";
+import { buildBook } from "./book/book";
+import { DRAW_PAGE } from "./book/drawpad";
+import { parseFlags, runCli, UsageError } from "./cli/cli";
 import { runNotebook } from "./jupyter/execute";
 import { PROJECT_ROOT } from "./jupyter/kernel";
 import { decide, jupyterEnv, realProbes, setupVenv, writeLabConfig, type Decision, type Jupyter, type Runner } from "./jupyter/lab";
 import { startJupyterServer } from "./jupyter/server";
-import { listNotebooks } from "./nbrun";
+import { listNotebooks } from "./jupyter/nbrun";
 import { resetWorkingCopy, syncWorkingCopy, WORK_DIR, type CopyDirs } from "./working-copy";
 
 export const USAGE = `usage: npm start [-- --reset NAME|all | --setup | --book | --execute | --help]

@@ -8,7 +8,7 @@ import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, read
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
-import { parseFlags, runCli, UsageError } from "./cli";
+import { parseFlags, runCli, UsageError } from "./cli/cli";
 
 const PROJECT_ROOT = resolve(__dirname, "..");
 const PACKAGE = "@tensorflow/tfjs-node";

@@ -9,8 +9,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { UsageError } from "./cli";
-import { PROJECT_ROOT } from "./user-path";
+import { UsageError } from "./cli/cli";
+import { PROJECT_ROOT } from "./cli/user-path";
 
 export const NOTEBOOKS_DIR = join(PROJECT_ROOT, "notebooks");
 export const WORK_DIR = join(PROJECT_ROOT, "my-notebooks");

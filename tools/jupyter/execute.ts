@@ -35,7 +35,7 @@ export interface NotebookRun {
 
 // In a block: the probe adds no top-level variable. tslab keeps the notebook's variables in __tslab__.exports.
 const PROBE = `{
-  const { unheldTensors } = require(${JSON.stringify(join(PROJECT_ROOT, "lib", "dist", "leaks.js"))});
+  const { unheldTensors } = require(${JSON.stringify(join(PROJECT_ROOT, "lib", "dist", "engine", "leaks.js"))});
   console.log(JSON.stringify(unheldTensors(Object.values((globalThis as any).__tslab__.exports))));
 }`;
 interface Probe { live: number; unheld: number; shapes: string[] }

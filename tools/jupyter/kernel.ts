@@ -7,9 +7,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zmq from "zeromq";
-import { fsError } from "cnn-lab/dist/fs-errors";
+import { fsError } from "cnn-lab/dist/checkpoints/fs-errors";
 import { hasProcTable, processTree, stopTree, type SeenProcess } from "../proc.mjs";
-import { PROJECT_ROOT } from "../user-path";
+import { PROJECT_ROOT } from "../cli/user-path";
 import type { Output } from "./notebook";
 
 export { PROJECT_ROOT }; // one definition (user-path.ts), re-exported for the runner's modules

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { FONT_DIR, FONT_FILES } from "cnn-lab/dist/font";
+import { FONT_DIR, FONT_FILES } from "cnn-lab/dist/display/font";
 import { writeFileAtomic } from "../working-copy";
 import { JUPYTER_PATH } from "./kernel";
 

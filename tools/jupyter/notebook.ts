@@ -1,7 +1,7 @@
 // nbformat 4 notebooks: read, and write back the way Jupyter does (1-space indent, multi-line strings as line lists).
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { writeFileAtomic } from "cnn-lab/dist/atomic-write";
+import { writeFileAtomic } from "cnn-lab/dist/checkpoints/atomic-write";
 
 export type MimeBundle = Record<string, string | string[]>;
 export type Output =
