@@ -85,6 +85,21 @@ M._resolveFilename = function (req, ...rest) {
   assert.doesNotMatch(r.stdout, /backend:/);
 });
 
+test("train --plot with a nodeplotlib whose page lacks its local plotly (install scripts skipped) says how to fix it, before loading any data", { skip: !nodeplotlibInstalled() && "nodeplotlib is not installed" }, () => {
+  // nodeplotlib's folder as seen by train.ts becomes an empty copy: what `npm install --ignore-scripts` leaves.
+  const fake = path.join(work, "unpatched-nodeplotlib");
+  fs.mkdirSync(fake, { recursive: true });
+  fs.writeFileSync(path.join(fake, "package.json"), "{}");
+  const hide = path.join(work, "unpatched-nodeplotlib.cjs");
+  fs.writeFileSync(hide, `const M = require("module"); const r = M._resolveFilename;
+M._resolveFilename = function (req, ...rest) {
+  return req === "nodeplotlib/package.json" ? ${JSON.stringify(path.join(fake, "package.json"))} : r.call(this, req, ...rest);
+};`);
+  const r = spawnSync(process.execPath, ["--require", hide, "--import", "tsx", "tools/train.ts", "--plot", "--out", path.join(work, "plot1")], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  usageError({ code: r.status, stdout: r.stdout, stderr: r.stderr }, /--plot: nodeplotlib's page has no local plotly \(.*unpatched-nodeplotlib\/src\/lib\/server\/web\/plotly\.min\.js is missing\): run `npm install`/);
+  assert.doesNotMatch(r.stdout, /backend:/);
+});
+
 test("train --plot serves live curves through nodeplotlib", { skip: !nodeplotlibInstalled() && "nodeplotlib is not installed" }, async () => {
   const port = 20000 + (process.pid % 20000);
   // NODEPLOTLIB_PORT fixes the port and keeps nodeplotlib from opening a browser.
@@ -102,8 +117,8 @@ test("train --plot serves live curves through nodeplotlib", { skip: !nodeplotlib
         if (/^done: /m.test(stdout)) { clearTimeout(timer); resolve(); }
       });
     });
-    assert.match(stdout, new RegExp(`Server running at http://localhost:${port}`));
-    const page = await fetch(`http://localhost:${port}/`);
+    assert.match(stdout, new RegExp(`Server running at http://127.0.0.1:${port}`));
+    const page = await fetch(`http://127.0.0.1:${port}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>Nodeplotlib<\/title>/);
     assert.match(stdout, /the plots stay up until you close their browser window/);

@@ -1,10 +1,10 @@
 // train --plot's server (nodeplotlib, optional) listens on 127.0.0.1 only: tools/patch-nodeplotlib.mjs, run by
 // npm install. Checked on the socket the server really opens (/proc/net/tcp*), not on the patched text.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 
 const root = join(__dirname, "..");
@@ -37,4 +37,14 @@ test("nodeplotlib's server (train --plot) listens on 127.0.0.1, not on every int
   } finally {
     child.kill("SIGKILL");
   }
+});
+
+test("tools/patch-nodeplotlib.mjs is idempotent: run again on a patched install it changes nothing", { skip: !installed && "nodeplotlib not installed" }, () => {
+  const lib = join(dirname(require.resolve("nodeplotlib/package.json")), "src", "lib");
+  const files = ["nodeplotlib.js", "server/services/bridge.service.js", "server/web/index.html", "server/web/main.js", "server/web/plotly.min.js"];
+  const before = files.map((f) => readFileSync(join(lib, f)));
+  const r = spawnSync(process.execPath, ["tools/patch-nodeplotlib.mjs"], { cwd: root, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /nodeplotlib already patched: listens on 127\.0\.0\.1 only, works offline/);
+  files.forEach((f, i) => assert.ok(readFileSync(join(lib, f)).equals(before[i]), `${f} changed`));
 });

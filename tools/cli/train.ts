@@ -3,7 +3,9 @@
 // checkpoint per epoch, --resume from the last checkpoint, Ctrl-C stops cleanly after the current batch.
 // package.json runs it as `node --import tsx`, not `tsx`: the tsx CLI's parent process SIGKILLs a child that
 // does not acknowledge Ctrl-C within 30 ms, and a training batch keeps the event loop busy longer than that.
+import * as fs from "node:fs";
 import * as os from "node:os";
+import * as path from "node:path";
 import { intOption as int, parseFlags, runCli, UsageError } from "./cli";
 import { projectPath, userPath } from "./user-path";
 import {
@@ -91,13 +93,22 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   };
 }
 
-/** nodeplotlib is optional (heavy: a NestJS server); a clear message when it is not installed. */
+/**
+ * nodeplotlib is optional (heavy: a NestJS server); a clear message when it is not installed, or when its page lacks
+ * the local plotly that tools/patch-nodeplotlib.mjs puts there at npm install (without it the page is empty offline).
+ */
 function loadNodeplotlib(): { plot: (data: unknown, layout?: unknown) => void; rxjs: { BehaviorSubject: new <T>(v: T) => { next(v: T): void; complete(): void } } } {
+  let loaded;
   try {
-    return { plot: require("nodeplotlib").plot, rxjs: require("rxjs") };
+    loaded = { plot: require("nodeplotlib").plot, rxjs: require("rxjs") };
   } catch {
     throw new UsageError("--plot needs the optional package nodeplotlib, which is not installed: run `npm install nodeplotlib` (or drop --plot)");
   }
+  const plotly = path.join(path.dirname(require.resolve("nodeplotlib/package.json")), "src", "lib", "server", "web", "plotly.min.js");
+  if (!fs.existsSync(plotly)) {
+    throw new UsageError(`--plot: nodeplotlib's page has no local plotly (${plotly} is missing): run \`npm install\` (its postinstall, tools/patch-nodeplotlib.mjs, copies it from plotly.js-dist-min and keeps the server on 127.0.0.1)`);
+  }
+  return loaded;
 }
 
 /** Streams running loss/accuracy per batch and test accuracy per epoch to two live browser plots. */
