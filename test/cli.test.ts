@@ -95,7 +95,7 @@ test("train --plot with a nodeplotlib whose page lacks its local plotly (install
 M._resolveFilename = function (req, ...rest) {
   return req === "nodeplotlib/package.json" ? ${JSON.stringify(path.join(fake, "package.json"))} : r.call(this, req, ...rest);
 };`);
-  const r = spawnSync(process.execPath, ["--require", hide, "--import", "tsx", "tools/train.ts", "--plot", "--out", path.join(work, "plot1")], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, ["--require", hide, "--import", "tsx", "tools/cli/train.ts", "--plot", "--out", path.join(work, "plot1")], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
   usageError({ code: r.status, stdout: r.stdout, stderr: r.stderr }, /--plot: nodeplotlib's page has no local plotly \(.*unpatched-nodeplotlib\/src\/lib\/server\/web\/plotly\.min\.js is missing\): run `npm install`/);
   assert.doesNotMatch(r.stdout, /backend:/);
 });

@@ -41,7 +41,7 @@ const CHARTS = `[...document.querySelectorAll(".js-plotly-plot")].map((p) => ({
 test("train --plot: both charts draw offline in Chromium, no console errors, served on 127.0.0.1 only", { skip, timeout: 150_000 }, async () => {
   const port = await freePort();
   // NODEPLOTLIB_PORT fixes the port and keeps nodeplotlib from opening a browser of its own.
-  const child = spawn(process.execPath, ["--import", "tsx", "tools/train.ts", "--plot", "--epochs", "1", "--limit", "200", "--batch-size", "20", "--workers", "0", "--out", join(work, "run")], {
+  const child = spawn(process.execPath, ["--import", "tsx", "tools/cli/train.ts", "--plot", "--epochs", "1", "--limit", "200", "--batch-size", "20", "--workers", "0", "--out", join(work, "run")], {
     cwd: ROOT, env: { ...process.env, NODEPLOTLIB_PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

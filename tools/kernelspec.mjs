@@ -6,7 +6,7 @@ import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeFileAtomic } from "../lib/dist/atomic-write.js"; // built by postinstall just before
+import { writeFileAtomic } from "../lib/dist/checkpoints/atomic-write.js"; // built by postinstall just before
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 createRequire(import.meta.url).resolve("tslab/package.json"); // fail here, not at the first notebook, without tslab
