@@ -185,7 +185,8 @@ test("history, comm_info, is_complete and kernel_info get their replies", async 
 test("interrupting a synchronous TF.js training loop leaves TF.js able to train, and keeps the declarations made before it", async () => {
   const k = await RawKernel.start(dir);
   try {
-    const setup = await k.execute(`import * as tf from "@tensorflow/tfjs";\nawait tf.setBackend("cpu");`);
+    // As a notebook starts: setupBackend()'s scope stays open across cells and tracks their tensors (the data).
+    const setup = await k.execute(`import { tf, freshTensorScope } from "cnn-lab";\nawait tf.setBackend("cpu");\nfreshTensorScope();\nconst data = tf.randomNormal([64, 64]);`);
     assert.equal((await k.done(setup)).content.status, "ok", k.text(setup));
     // The loop spends nearly all its time inside tf.variableGrads (scopes open, tape on), where the interrupt lands.
     const loop = await k.execute([
@@ -208,6 +209,10 @@ test("interrupting a synchronous TF.js training loop leaves TF.js able to train,
     const r = await k.done(next, 60_000);
     assert.equal(r.content.status, "ok", k.text(next));
     assert.match(k.text(next), /trained: true/);
+    // The earlier cell's tensor, tracked by the notebook's scope, is still alive: only the loop's scopes were ended.
+    const earlier = await k.execute(`opt.minimize(() => w.matMul(data).square().mean() as tf.Scalar);\nconsole.log("data alive:", !data.isDisposed);`);
+    assert.equal((await k.done(earlier, 60_000)).content.status, "ok", k.text(earlier));
+    assert.match(k.text(earlier), /data alive: true/);
   } finally {
     await k.shutdown();
   }

@@ -27,7 +27,7 @@ import { dirname, join } from "node:path";
 import { TextDecoder } from "node:util";
 import { Cells } from "./cells.mjs";
 import { kernelScratch } from "./scratch.mjs";
-import { unwindTfjsEngine } from "./tfjs-unwind.mjs";
+import { openScopes, unwindTfjsEngine } from "./tfjs-unwind.mjs";
 import { encodeMessage, MAX_MESSAGE_BYTES, parseMessage, WireError } from "./wire.mjs";
 
 const require = createRequire(import.meta.url);
@@ -152,6 +152,7 @@ async function executeOne(sock, msg) {
   tslabJupyter.lastWriteDisplayData = (data, update) => publish(msg, update ? "update_display_data" : "display_data", data);
   const controller = new AbortController();
   globalThis[CELL_SIGNAL] = controller.signal;
+  const scopesBefore = openScopes();
   let result;
   try {
     result = await cells.execute(code, controller);
@@ -160,7 +161,7 @@ async function executeOne(sock, msg) {
     Cells.releaseTrap();
   }
   if (result !== "ok") {
-    const unwound = unwindTfjsEngine();
+    const unwound = unwindTfjsEngine(globalThis._tfengine, scopesBefore);
     if (result === "interrupted") {
       stream("stderr", `Interrupted${unwound.length ? ` (TF.js was inside an operation: ${unwound.join(", ")}; reset)` : ""}. Declarations made before the interrupt are kept.\n`);
     }
