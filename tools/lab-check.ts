@@ -6,6 +6,7 @@
 // Prints the Run All time of each notebook. Everything it starts goes when it ends (Ctrl-C and kill included).
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { basename, join, resolve } from "node:path";
 import type { Browser, Page } from "puppeteer-core";
 import { chromiumMissing, launchChromium } from "./chromium";
@@ -124,15 +125,24 @@ async function checkCompletion(c: Ctx): Promise<void> {
   await c.page.keyboard.press("Escape");
 }
 
-const runCell = (c: Ctx, i: number) => c.page.evaluate(`(async () => { const p = ${PANEL}; p.content.activeCellIndex = ${i}; p.content.deselectAll();
-  await ${APP}.commands.execute("notebook:run-cell"); })()`);
+// Starts cell i and returns once it runs (its old outputs cleared): notebook:run-cell's promise ends only with the cell.
+const runCell = async (c: Ctx, i: number) => {
+  await c.page.evaluate(`(() => { const p = ${PANEL}; p.content.activeCellIndex = ${i}; p.content.deselectAll();
+    void ${APP}.commands.execute("notebook:run-cell"); })()`);
+  await until(`cell ${i + 1} to start`, 60_000, async () => !(await cellIdle(c, i)) || (await c.page.evaluate(`${PANEL}.content.model.cells.get(${i}).executionCount`)) === null, 100);
+};
 const cellOutputs = async (c: Ctx, i: number) => (await c.page.evaluate(outputsOf(i))) as Output[];
 const cellIdle = async (c: Ctx, i: number) => (await c.page.evaluate(stateOf(i))) === "idle";
 
 /** Runs a training cell, interrupts it (Kernel > Interrupt) once `started` shows in its output, waits for its end. */
 async function interruptWhileTraining(c: Ctx, i: number, what: string, started: RegExp, mark: RegExp, settleMs: number): Promise<Stopped> {
   await runCell(c, i);
-  await until(`${what} to start training (${started})`, 300_000, async () => started.test(outputText(await cellOutputs(c, i))));
+  // Ends early (with what the cell printed) if the cell ends before it trains, e.g. on an error.
+  const ended = await until(`${what} (cell ${i + 1}) to start training (${started})`, 300_000, async () => {
+    const said = outputText(await cellOutputs(c, i));
+    return started.test(said) ? "started" : (await cellIdle(c, i)) && `ended before training: ${JSON.stringify(said.slice(-500))}`;
+  });
+  if (ended !== "started") throw new Error(`${what} (cell ${i + 1}) ${ended}`);
   await sleep(settleMs); // inside the training loop, not its set-up
   const t = Date.now();
   await c.page.evaluate(`${APP}.commands.execute("notebook:interrupt-kernel")`);
@@ -211,6 +221,8 @@ async function main(argv: string[]): Promise<number> {
     const env = jupyterEnv({ ...process.env, JUPYTERLAB_SETTINGS_DIR: join(config, "settings"), JUPYTERLAB_WORKSPACES_DIR: join(config, "workspaces") }, config);
     server = startJupyterServer({ command: d.open.command, env, stdio: "pipe", args: ["lab", "--no-browser", "--ip=127.0.0.1", `--port=${port}`, "--port-retries=0", "--allow-root",
       `--ServerApp.token=${token}`, `--notebook-dir=${dir}`, "--LabApp.custom_css=True", "--LabApp.expose_app_in_browser=True"] });
+    // A stop signal (Ctrl-C, kill) stops the server (its handlers); then the browser and the working copy go too.
+    void server.done.then(({ signal }) => { if (signal) { cleanup(); process.exit(128 + osConstants.signals[signal]); } });
     server.proc.stdout!.on("data", (b) => { serverLog = (serverLog + b).slice(-4000); });
     server.proc.stderr!.on("data", (b) => { serverLog = (serverLog + b).slice(-4000); });
     const base = `http://127.0.0.1:${port}`;
