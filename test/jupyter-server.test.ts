@@ -106,6 +106,9 @@ for (const [sig, target] of [["SIGINT", "group"], ["SIGTERM", "npm"], ["SIGHUP",
         if (!r) await new Promise((ok) => setTimeout(ok, 2000));
       }
       assert.equal(r.status, 201, await r.text());
+      // A new notebook (File > New > Notebook, the Launcher's default) gets the TypeScript kernel.
+      const specs = await (await fetch(`http://127.0.0.1:${port}/api/kernelspecs`, { headers: { Authorization: `token ${token}` } })).json() as { default: string };
+      assert.equal(specs.default, "tslab", "the default kernel");
       for (let i = 0; i < 300 && !processesMentioning(runtime).length; i++) await new Promise((r) => setTimeout(r, 100));
       assert.ok(processesMentioning(runtime).length >= 1, "the tslab kernel runs (its connection file is in the runtime folder)");
       let all = out;

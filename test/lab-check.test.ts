@@ -1,6 +1,6 @@
 // `npm run check:lab` refuses bad input before starting anything. (Its passing run is a CI step of its own: .ci/run.)
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -33,3 +33,39 @@ test("check:lab: --help, an unknown notebook, a non-empty --screenshots folder: 
   assert.equal(readFileSync(join(full, "mine.png"), "utf8"), "not the check's");
   assert.deepEqual(tempCopies(), before, "no working copy made");
 });
+
+// Once JupyterLab and Chromium run: SIGTERM (kill, a CI runner stopping the step) stops all of them and removes the
+// working copy. (It used to stop only the server: node and Chromium went on.)
+const lab = (() => {
+  const { decide, realProbes } = require("../tools/jupyter/lab") as typeof import("../tools/jupyter/lab");
+  const { chromiumMissing } = require("../tools/chromium") as typeof import("../tools/chromium");
+  const d = decide({ ...realProbes(), python: () => undefined });
+  return !("open" in d) || d.open.app !== "lab" ? "no JupyterLab (npm start -- --setup)" : chromiumMissing() ?? false;
+})();
+test("check:lab: SIGTERM while a notebook runs stops JupyterLab, its kernel and Chromium, and removes the working copy", { skip: lab, timeout: 240_000 }, async () => {
+  const before = tempCopies();
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "tools", "jupyter", "lab-check.ts"), "--notebooks", "02-valid-same"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (b) => { out += b; });
+  child.stderr.on("data", (b) => { out += b; });
+  for (let i = 0; i < 2000 && !/02-valid-same\.ipynb:/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(out, /02-valid-same\.ipynb:/, "the check reached the notebook");
+  const mine = tempCopies().filter((f) => !before.includes(f));
+  assert.equal(mine.length, 1, "its working copy");
+  const profile = join(root, mine[0], ".profile");
+  assert.ok(processesWith(profile).length > 0, "Chromium runs");
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  child.kill("SIGTERM");
+  assert.equal(await exited, 143, out);
+  for (let i = 0; i < 50 && processesWith(profile).length; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(processesWith(profile), [], "Chromium gone");
+  assert.deepEqual(processesWith(join(root, mine[0])), [], "JupyterLab and its kernel gone");
+  assert.deepEqual(tempCopies(), before, "working copy removed");
+});
+
+/** Pids of processes whose command line mentions `s`. */
+function processesWith(s: string): number[] {
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try { return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(s); } catch { return false; }
+  }).map(Number);
+}

@@ -34,6 +34,7 @@ const captured: Runner = (cmd, args) => runChild(cmd, args, { capture: true });
 export function jupyterArgs(j: Jupyter, root: string, isRoot = process.getuid?.() === 0): string[] {
   const args = [j.app, "--ip=127.0.0.1", `--notebook-dir=${root}`];
   if (j.app === "lab") args.push("--LabApp.custom_css=True"); // custom.css: NanumGothic for Hangul
+  args.push("--MultiKernelManager.default_kernel_name=tslab"); // a new notebook gets TypeScript, not Python
   if (isRoot) args.push("--allow-root"); // containers often run as root; Jupyter refuses without it
   return args;
 }
