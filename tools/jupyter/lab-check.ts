@@ -157,7 +157,7 @@ async function interruptWhileTraining(c: Ctx, i: number, what: string, started: 
  */
 async function checkInterrupt(c: Ctx, name: string, loopCell: number, trainCell: number): Promise<void> {
   const t0 = Date.now();
-  const loop = await interruptWhileTraining(c, loopCell, "the written-out loop", /Learning started/, /KeyboardInterrupt/, 3000);
+  const loop = await interruptWhileTraining(c, loopCell, "the written-out loop", /Learning started/, /KeyboardInterrupt|^Interrupted\b/m, 3000);
   const trained = await interruptWhileTraining(c, trainCell, "train()", /epoch \d+\/\d+ \[/, /Interrupted: stopped in epoch|KeyboardInterrupt/, 0);
   const t1 = Date.now();
   await runCell(c, loopCell);
