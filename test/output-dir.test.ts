@@ -41,8 +41,9 @@ test("makeDirs on /proc/nope/x fails at once with the path, where mkdirSync(recu
     });
   }
   // What makeDirs replaces: Node's recursive mkdir in a child, stopped after 3 s (a bound, not a timing check).
+  // Node 20 spins there (seen); Node 26 returns: either way makeDirs above gave the clear message.
   const r = spawnSync(process.execPath, ["-e", 'require("fs").mkdirSync("/proc/nope/x", { recursive: true })'], { timeout: 3000 });
-  assert.equal(r.signal, "SIGTERM", "Node's recursive mkdirSync on /proc/nope/x still spinning after 3 s");
+  if (process.versions.node.startsWith("20.")) assert.equal(r.signal, "SIGTERM", "Node's recursive mkdirSync on /proc/nope/x still spinning after 3 s");
 });
 
 const clis: [string, string[]][] = [
