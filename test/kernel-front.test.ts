@@ -145,7 +145,9 @@ test("three queued cells: busy, output, idle for each cell in order; never idle 
     const events = k.seen.slice(from)
       .filter((m) => m.channel === "iopub" && (m.header.msg_type === "status" || m.header.msg_type === "stream"))
       .map((m) => `${ids.indexOf(m.parent_header.msg_id!) + 1}:${m.header.msg_type === "status" ? m.content.execution_state : m.content.text.trim()}`);
-    assert.deepEqual(events, ["1:busy", "1:one", "1:idle", "2:busy", "2:two", "2:idle", "3:busy", "3:three", "3:idle"]);
+    // From the first cell's busy on: the start-up request's own idle may arrive after `from` was taken.
+    assert.deepEqual(events.slice(events.indexOf("1:busy")), ["1:busy", "1:one", "1:idle", "2:busy", "2:two", "2:idle", "3:busy", "3:three", "3:idle"]);
+    assert.ok(events.indexOf("1:busy") >= 0 && events.slice(0, events.indexOf("1:busy")).every((e) => e.startsWith("0:")), events.join(" "));
   } finally {
     await k.shutdown();
   }
